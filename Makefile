@@ -1,0 +1,70 @@
+# devops-tasks: `make demo` and `make test` build what they need on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST := $(PY) -m pytest
+STAGE ?= dev
+export MOTO_EC2_LOAD_DEFAULT_AMIS := false
+
+.PHONY: help venv node demo test lint format types unit functional contract integration package bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+venv: $(STAMP) ## Build the Python virtualenv
+node: $(NODE_STAMP) ## Install the Serverless Framework (osls)
+
+demo: $(STAMP) ## Run every task against an embedded AWS (moto server) and write reports under out/
+	$(VENV)/bin/devops-tasks demo --out out
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## Format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+types: $(STAMP) ## mypy (strict) on functions/ and shared/
+	$(VENV)/bin/mypy
+
+unit: $(STAMP) ## Unit tests (pure code, property tests)
+	$(PYTEST) -q -n 2 tests/unit
+
+functional: $(STAMP) ## Handlers under in-process moto
+	$(PYTEST) -q -n 2 tests/functional
+
+contract: $(STAMP) $(NODE_STAMP) ## serverless.yml against the code, serverless package + cfn-lint
+	$(PYTEST) -q tests/contract
+
+integration: $(STAMP) $(NODE_STAMP) ## Handlers against moto server over HTTP, serverless invoke local and deploy
+	$(PYTEST) -q tests/integration
+
+package: $(STAMP) $(NODE_STAMP) ## serverless package, then cfn-lint the generated template
+	npx serverless package --stage $(STAGE) --region us-east-1
+	$(VENV)/bin/cfn-lint .serverless/cloudformation-template-update-stack.json
+
+test: lint types unit functional contract integration package ## Every check (what CI runs)
+
+bench: $(STAMP) ## Run the benchmarks under bench/
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## Remove build outputs (keeps .venv and node_modules)
+	rm -rf .serverless out .pytest_cache .mypy_cache .ruff_cache

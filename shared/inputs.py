@@ -1,0 +1,129 @@
+"""Task input: settings common to every task, and parsing of the three event shapes a task receives.
+
+1. The constant ``input`` of an EventBridge schedule rule: the function receives that JSON object as is.
+2. A raw EventBridge event (e.g. a rule without ``input``): its ``detail`` object is the payload.
+3. A manual payload (CLI, ``serverless invoke``): a JSON object.
+
+Defaults come from environment variables set in serverless.yml, named ``DEVOPS_TASKS_<FIELD>`` (a JSON value
+or a plain string; a plain string for a list field is split on commas). The event overrides them.
+Invalid input raises :class:`InputError` naming each bad field, before any AWS call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import InputError
+
+ENV_PREFIX = "DEVOPS_TASKS_"
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+class AccountConfig(BaseModel):
+    """Another account to work in, reached with STS AssumeRole."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: str = Field(pattern=r"^\d{12}$")
+    role: str = Field(min_length=1, description="role name in that account, or a full role ARN")
+    external_id: str | None = None
+
+
+class TaskSettings(BaseModel):
+    """What every task's input has in common. Task models subclass it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    regions: list[str] = Field(
+        default_factory=list,
+        description="regions to work in; empty means the function's own region, ['all'] every enabled one",
+    )
+    accounts: list[AccountConfig] = Field(
+        default_factory=list, description="other accounts; empty means the current account only"
+    )
+    report_bucket: str | None = None
+    report_prefix: str = "reports"
+    notify_topic_arn: str | None = None
+    notify_on: Literal["failure", "always", "never"] = "failure"
+    time_margin_seconds: float = Field(default=30.0, ge=0)
+    max_seconds: float | None = Field(default=None, gt=0, description="cap on run time outside Lambda")
+    max_workers: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        if value == ["all"]:
+            return value
+        bad = [r for r in value if not REGION_RE.match(r)]
+        if bad:
+            raise ValueError(f"not a region name: {', '.join(bad)} (use names like eu-west-1, or ['all'])")
+        return list(dict.fromkeys(value))
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _strip_prefix(cls, value: str) -> str:
+        return value.strip("/")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def payload_of(event: Any) -> dict[str, Any]:
+    """The task payload carried by any of the accepted event shapes."""
+    if event is None:
+        return {}
+    if not isinstance(event, Mapping):
+        raise InputError(f"event must be a JSON object, got {type(event).__name__}")
+    if "detail-type" in event and "source" in event:
+        try:
+            parsed = parse(event=dict(event), model=EventBridgeModel)
+        except ValidationError as exc:
+            raise InputError(f"invalid EventBridge event: {exc}") from exc
+        detail = parsed.detail
+        return dict(detail) if isinstance(detail, Mapping) else {}
+    return dict(event)
+
+
+def _env_value(raw: str, annotation: Any) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        if get_origin(annotation) is list or list in get_args(annotation):
+            return [part.strip() for part in raw.split(",") if part.strip()]
+        return raw
+
+
+def env_defaults(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, Any]:
+    """Defaults for the model's top-level fields from ``DEVOPS_TASKS_<FIELD>`` variables."""
+    found: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            found[name] = _env_value(raw, info.annotation)
+    return found
+
+
+def parse_input(
+    event: Any,
+    model: type[M],
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> M:
+    """Validate an event into the task's input model: env defaults < event payload < explicit overrides."""
+    merged = env_defaults(model, os.environ if env is None else env)
+    merged.update(payload_of(event))
+    merged.update(overrides or {})
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        raise InputError.from_validation("input", exc) from exc

@@ -1,0 +1,119 @@
+"""The common flow of every handler: input -> units -> work -> report -> metrics -> notify -> raise or return.
+
+A task supplies its input model and a ``work(params, unit, result, ctx)`` function; handlers stay a few lines.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from shared.aws import Clients
+from shared.clock import TimeBudget, utcnow
+from shared.errors import RunFailed
+from shared.inputs import TaskSettings, parse_input
+from shared.notify import publish, should_notify
+from shared.observability import count_metrics, logger
+from shared.report import RunReport, UnitResult, response_of
+from shared.units import Unit, resolve_units, run_units
+
+P = TypeVar("P", bound=TaskSettings)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a unit of work may use besides its unit: the run's "now", its time budget and its report."""
+
+    now: datetime
+    budget: TimeBudget
+    report: RunReport
+    clients: Clients
+
+
+@dataclass(frozen=True)
+class Task(Generic[P]):
+    """A task: its name (as in reports, metrics and the CLI), its input model and its per-unit work."""
+
+    name: str
+    params_model: type[P]
+    work: Callable[[P, Unit, UnitResult, RunContext], None]
+
+
+def execute(
+    task: Task[P],
+    event: Any,
+    context: Any = None,
+    *,
+    clients: Clients | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run a task end to end and return its report; raise :class:`RunFailed` at the end if anything failed.
+
+    Input is validated first: an invalid event raises :class:`shared.errors.InputError` before any AWS call.
+    """
+    params = parse_input(event, task.params_model, env=env, overrides=overrides)
+    clients = clients or Clients()
+    now = clock()
+    budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
+    run_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now)
+    logger.info("run started", task=task.name, run_id=run_id, dry_run=params.dry_run)
+
+    units, unreachable = resolve_units(params, clients)
+    ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
+    report.units = unreachable + run_units(
+        units,
+        lambda unit, result: task.work(params, unit, result, ctx),
+        max_workers=params.max_workers,
+        budget=budget,
+    )
+    report.complete = all(u.complete for u in report.units) and not budget.exhausted()
+    report.finished_at = clock()
+    finish(report, params, clients)
+    return response_of(report)
+
+
+def finish(report: RunReport, params: TaskSettings, clients: Clients) -> None:
+    """Write the report, emit metrics, notify; then raise if the run failed."""
+    if params.report_bucket:
+        key = report.dated_key(params.report_prefix)
+        try:
+            clients.client("s3", clients.default_region).put_object(
+                Bucket=params.report_bucket,
+                Key=key,
+                Body=report.to_json().encode(),
+                ContentType="application/json",
+            )
+            report.location = f"s3://{params.report_bucket}/{key}"
+        except Exception as exc:  # noqa: BLE001 - recorded, and the run fails below
+            logger.exception("report not written", bucket=params.report_bucket, key=key)
+            report.units.append(_run_failure("write-report", exc, f"s3://{params.report_bucket}/{key}"))
+
+    totals = report.totals
+    count_metrics(totals | {"failed": totals.get("failed", 0), "incomplete": int(not report.complete)})
+    if params.notify_topic_arn and should_notify(report, params.notify_on):
+        try:
+            publish(clients.client("sns", clients.default_region), params.notify_topic_arn, report)
+        except Exception as exc:  # noqa: BLE001 - recorded, and the run fails below
+            logger.exception("notification not sent", topic=params.notify_topic_arn)
+            report.units.append(_run_failure("notify", exc, params.notify_topic_arn))
+
+    logger.info("run finished", **report.summary())
+    if report.failed:
+        raise RunFailed(
+            f"{report.task} run {report.run_id} failed: {len(report.failures)} failure(s); "
+            f"first: {report.failures[0].operation} {report.failures[0].resource}: "
+            f"{report.failures[0].error_code}",
+            report=response_of(report),
+        )
+
+
+def _run_failure(operation: str, exc: BaseException, resource: str) -> UnitResult:
+    result = UnitResult(account="*", region="*")
+    result.fail(operation, exc, resource=resource)
+    return result

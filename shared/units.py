@@ -1,0 +1,100 @@
+"""Runs are made of (account, region) units, worked on in parallel with bounded concurrency.
+
+Each unit is independent: a later fan-out (one SQS message per unit) only has to call ``work`` for one unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from shared.aws import Clients, enabled_regions, role_arn_for
+from shared.clock import TimeBudget
+from shared.inputs import TaskSettings
+from shared.observability import logger
+from shared.report import UnitResult
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One account and region, with the clients that reach them."""
+
+    account: str
+    region: str
+    clients: Clients = field(compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.account}/{self.region}"
+
+    def client(self, service: str) -> object:
+        return self.clients.client(service, self.region)
+
+
+def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], list[UnitResult]]:
+    """The units of a run, and a failed result for each account that could not be reached.
+
+    Accounts come from ``settings.accounts`` (AssumeRole) or are the current one; regions from
+    ``settings.regions``, ``['all']`` meaning every enabled region of each account.
+    """
+    targets: list[tuple[str, Callable[[], Clients]]] = []
+    if settings.accounts:
+        for acct in settings.accounts:
+            arn = role_arn_for(acct.account_id, acct.role)
+            targets.append(
+                (acct.account_id, lambda arn=arn, ext=acct.external_id: base.assume(arn, external_id=ext))  # type: ignore[misc]
+            )
+    else:
+        targets.append(("", lambda: base))
+
+    units: list[Unit] = []
+    unreachable: list[UnitResult] = []
+    for account, connect in targets:
+        try:
+            clients = connect()
+            account = account or clients.account_id()
+            if settings.regions == ["all"]:
+                regions = enabled_regions(clients)
+            else:
+                regions = settings.regions or [clients.default_region]
+        except Exception as exc:  # noqa: BLE001 - recorded as this account's failure; the others go on
+            result = UnitResult(account=account or "self", region="*", complete=False)
+            result.fail("connect", exc, resource=account or None)
+            logger.error("account unreachable", account=account, error=str(exc))
+            unreachable.append(result)
+            continue
+        units.extend(Unit(account, region, clients) for region in regions)
+    return units, unreachable
+
+
+def run_units(
+    units: Sequence[Unit],
+    work: Callable[[Unit, UnitResult], None],
+    *,
+    max_workers: int,
+    budget: TimeBudget,
+) -> list[UnitResult]:
+    """Run ``work`` for every unit, at most ``max_workers`` at a time.
+
+    An exception escaping ``work`` is recorded as that unit's failure and the other units go on. Units not
+    started because the time budget ran out are returned as incomplete.
+    """
+
+    def one(unit: Unit) -> UnitResult:
+        result = UnitResult(account=unit.account, region=unit.region)
+        if budget.exhausted():
+            result.complete = False
+            return result
+        try:
+            work(unit, result)
+        except Exception as exc:  # noqa: BLE001 - recorded as this unit's failure; the run fails at the end
+            logger.exception("unit failed", unit=unit.label)
+            result.fail("unit", exc, resource=unit.label)
+            result.complete = False
+        return result
+
+    if not units:
+        return []
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(units)), thread_name_prefix="unit") as pool:
+        return list(pool.map(one, units))
