@@ -1,0 +1,74 @@
+"""Fixtures shared by every test suite: fake credentials, in-process moto, moto server, event files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import freezegun
+import pytest
+
+# freezegun scans every loaded module when it starts; Powertools' lazy imports would then build pydantic models
+# while datetime is patched. Powertools never needs frozen time in our tests.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
+
+EVENTS = Path(__file__).parent / "events"
+REGION = "eu-west-1"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A JSON event fixture from tests/events/ (e.g. ``load_event("scheduled/snapshot_rotation.json")``)."""
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region for every test; never the network, never a real profile."""
+    for var in list(os.environ):
+        if var.startswith(("AWS_", "DEVOPS_TASKS_")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto for the test."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto server over HTTP, reset for the test; boto3 reaches it through ``AWS_ENDPOINT_URL``."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
+    return _moto_server
