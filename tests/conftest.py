@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import freezegun
 import pytest
 
+from tests.helpers import REGION
+
 # freezegun scans every loaded module when it starts; Powertools' lazy imports would then build pydantic models
 # while datetime is patched. Powertools never needs frozen time in our tests.
 freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
-
-EVENTS = Path(__file__).parent / "events"
-REGION = "eu-west-1"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A JSON event fixture from tests/events/ (e.g. ``load_event("scheduled/snapshot_rotation.json")``)."""
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return data
 
 
 @pytest.fixture(autouse=True)
