@@ -1,0 +1,74 @@
+"""Which log format an S3 object holds, from the key layout AWS delivers it under."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from functions.log_etl.formats import FORMAT_NAMES
+
+_ACCOUNT = r"\d{12}"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+
+# Objects AWS writes next to the logs that are not logs.
+SKIP_KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"(?:^|/)AWSLogs/{_ACCOUNT}/ELBAccessLogTestFile$"), "ELB access-log test object"),
+    (re.compile(r"(?:^|/)CloudTrail-Digest/"), "CloudTrail digest file"),
+)
+
+KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        # AWSLogs/<acct>/elasticloadbalancing/<region>/yyyy/mm/dd/<acct>_elasticloadbalancing_<region>_app.<lb>_...
+        re.compile(rf"(?:^|/){_ACCOUNT}_elasticloadbalancing_{_REGION}_app\.[^/]+\.log(?:\.gz)?$"),
+        "alb",
+    ),
+    (
+        # <acct>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz
+        re.compile(rf"(?:^|/){_ACCOUNT}_vpcflowlogs_{_REGION}_fl-[0-9a-z]+_\d{{8}}T\d{{4}}Z_[0-9a-f]+\.log(?:\.gz)?$"),
+        "vpc_flow",
+    ),
+    (
+        # <acct>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz (Insights files share the schema)
+        re.compile(
+            rf"(?:^|/){_ACCOUNT}_CloudTrail(?:-Insight)?_{_REGION}_\d{{8}}T\d{{4}}Z_[0-9A-Za-z]+\.json(?:\.gz)?$"
+        ),
+        "cloudtrail",
+    ),
+    (
+        # <distribution id>.YYYY-MM-DD-HH.<unique id>.gz
+        re.compile(r"(?:^|/)[A-Z0-9]+\.\d{4}-\d{2}-\d{2}-\d{2}\.[0-9a-f]+(?:\.gz)?$"),
+        "cloudfront",
+    ),
+    (
+        # [prefix]YYYY-mm-DD-HH-MM-SS-<UniqueString>, also under the date-partitioned prefix layout
+        re.compile(r"(?:^|/|[^0-9])\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$"),
+        "s3_access",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Outcome for one key: a format name to parse with, a reason to skip it, or neither (unknown)."""
+
+    format: str | None = None
+    skip_reason: str | None = None
+
+
+def detect_format(key: str, override: str | None = None) -> Detection:
+    """Name the format of the object at ``key``.
+
+    Non-log objects (ELB test file, CloudTrail digests) are skipped even when ``override`` is set; otherwise
+    ``override`` (a name from ``FORMAT_NAMES``) wins over the key layout. Unknown keys give ``Detection()``.
+    """
+    if override is not None and override not in FORMAT_NAMES:
+        raise ValueError(f"unknown log format override {override!r}; expected one of {FORMAT_NAMES}")
+    for pattern, reason in SKIP_KEY_PATTERNS:
+        if pattern.search(key):
+            return Detection(skip_reason=reason)
+    if override is not None:
+        return Detection(format=override)
+    for pattern, name in KEY_PATTERNS:
+        if pattern.search(key):
+            return Detection(format=name)
+    return Detection()

@@ -1,0 +1,358 @@
+"""Log format definitions: AWS field lists, column types, key-layout detection and skip rules.
+
+Column names are AWS's field names made into identifiers the way AWS's own Athena DDLs and Parquet flow
+logs do it: ``-``, ``:``, ``(`` become ``_`` and the result is lower-cased (``client:port`` -> ``client``
+and ``client_port`` after the host/port split, ``cs(User-Agent)`` -> ``cs_user_agent``).
+
+Every output table ends with two columns the formats do not have themselves:
+
+* ``extra_fields`` (``list<string>``): fields after the last known one, raw, in order. AWS appends new fields
+  at the end and tells readers to ignore the ones they do not know; we keep them instead of rejecting the line.
+* ``event_time`` (``timestamp[us, UTC]``, never null): when the event happened, for Hive partitions.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+EVENT_TIME = "event_time"
+EXTRA_FIELDS = "extra_fields"
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+class Kind(enum.Enum):
+    """How one delimited token is read; ``-`` always means missing (null)."""
+
+    STR = "str"
+    INT32 = "int32"
+    INT64 = "int64"
+    FLOAT64 = "float64"
+    ISO_TS = "iso_ts"  # ISO 8601 with zone, e.g. 2018-07-02T22:23:00.186641Z
+    HOSTPORT = "hostport"  # ip:port, [ipv6]:port or bare ipv6:port; becomes <name>_ip/<name>_port
+    S3_TIME = "s3_time"  # "[06/Feb/2019:00:00:38" half of the S3 time field
+    S3_TZ = "s3_tz"  # "+0000]" half of the S3 time field
+    DATE = "date"  # YYYY-MM-DD (CloudFront)
+    CLOCK = "clock"  # HH:MM:SS (CloudFront), kept as a string
+
+    @property
+    def read_type(self) -> pa.DataType:
+        """The Arrow type the fast reader converts the token to."""
+        return _READ_TYPES[self]
+
+
+_READ_TYPES: dict[Kind, pa.DataType] = {
+    Kind.STR: pa.string(),
+    Kind.INT32: pa.int32(),
+    Kind.INT64: pa.int64(),
+    Kind.FLOAT64: pa.float64(),
+    Kind.ISO_TS: TIMESTAMP,
+    Kind.HOSTPORT: pa.string(),
+    Kind.S3_TIME: pa.string(),
+    Kind.S3_TZ: pa.string(),
+    Kind.DATE: pa.string(),
+    Kind.CLOCK: pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One delimited token of a log line."""
+
+    name: str
+    kind: Kind = Kind.STR
+
+
+class EventTime(enum.Enum):
+    """Where a format's event time comes from."""
+
+    ISO_COLUMN = "iso_column"  # ALB: the `time` token
+    S3_BRACKETED = "s3_bracketed"  # S3: `[dd/Mon/yyyy:HH:MM:SS +zzzz]`
+    EPOCH_START = "epoch_start"  # VPC: `start` (Unix seconds), else `end`
+    DATE_AND_CLOCK = "date_and_clock"  # CloudFront: `date` + `time` (UTC)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The token list that the lines of one object follow."""
+
+    fields: tuple[Field, ...]
+    min_fields: int
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A delimited AWS log format.
+
+    ``is_skip_line`` tells non-log lines (headers, test objects) from data; ``layout_from_header`` reads a
+    header line that defines the layout of the lines after it (VPC custom formats, CloudFront #Fields).
+    """
+
+    name: str
+    delimiter: str
+    quoted: bool
+    default_layout: Layout
+    event_time: EventTime
+    event_time_fields: tuple[str, ...]
+    is_skip_line: Callable[[str], str | None]
+    layout_from_header: Callable[[str], Layout | None]
+
+
+def identifier(aws_name: str) -> str:
+    """AWS field name -> column name (``cs(User-Agent)`` -> ``cs_user_agent``)."""
+    name = re.sub(r"[^0-9A-Za-z]+", "_", aws_name).strip("_").lower()
+    return name
+
+
+def _no_header(_line: str) -> Layout | None:
+    return None
+
+
+# --- ALB: docs 2023-06 field list (1-29), then fields AWS appended later (30-33). ---
+ALB_FIELDS = (
+    Field("type"),
+    Field("time", Kind.ISO_TS),
+    Field("elb"),
+    Field("client", Kind.HOSTPORT),
+    Field("target", Kind.HOSTPORT),
+    Field("request_processing_time", Kind.FLOAT64),
+    Field("target_processing_time", Kind.FLOAT64),
+    Field("response_processing_time", Kind.FLOAT64),
+    Field("elb_status_code", Kind.INT32),
+    Field("target_status_code"),
+    Field("received_bytes", Kind.INT64),
+    Field("sent_bytes", Kind.INT64),
+    Field("request"),
+    Field("user_agent"),
+    Field("ssl_cipher"),
+    Field("ssl_protocol"),
+    Field("target_group_arn"),
+    Field("trace_id"),
+    Field("domain_name"),
+    Field("chosen_cert_arn"),
+    Field("matched_rule_priority"),
+    Field("request_creation_time", Kind.ISO_TS),
+    Field("actions_executed"),
+    Field("redirect_url"),
+    Field("error_reason"),
+    Field("target_port_list"),
+    Field("target_status_code_list"),
+    Field("classification"),
+    Field("classification_reason"),
+    Field("conn_trace_id"),
+    Field("transformed_host"),
+    Field("transformed_uri"),
+    Field("request_transform_status"),
+)
+
+
+def _alb_skip(line: str) -> str | None:
+    # ELB writes this object (ELBAccessLogTestFile) when access logging is switched on.
+    if line.strip() == "Enable AccessLog":
+        return "ELB access-log test object"
+    return None
+
+
+ALB = LogFormat(
+    name="alb",
+    delimiter=" ",
+    quoted=True,
+    # Lines from before 2017 end at trace_id; later fields were appended over the years.
+    default_layout=Layout(ALB_FIELDS, min_fields=18),
+    event_time=EventTime.ISO_COLUMN,
+    event_time_fields=("time",),
+    is_skip_line=_alb_skip,
+    layout_from_header=_no_header,
+)
+
+# --- S3 server access logs: the Time field is "[06/Feb/2019:00:00:38 +0000]", two tokens. ---
+S3_FIELDS = (
+    Field("bucket_owner"),
+    Field("bucket"),
+    Field("time", Kind.S3_TIME),
+    Field("time_offset", Kind.S3_TZ),
+    Field("remote_ip"),
+    Field("requester"),
+    Field("request_id"),
+    Field("operation"),
+    Field("key"),
+    Field("request_uri"),
+    Field("http_status", Kind.INT32),
+    Field("error_code"),
+    Field("bytes_sent", Kind.INT64),
+    Field("object_size", Kind.INT64),
+    Field("total_time", Kind.INT64),
+    Field("turn_around_time", Kind.INT64),
+    Field("referer"),
+    Field("user_agent"),
+    Field("version_id"),
+    Field("host_id"),
+    Field("signature_version"),
+    Field("cipher_suite"),
+    Field("authentication_type"),
+    Field("host_header"),
+    Field("tls_version"),
+    Field("access_point_arn"),
+    Field("acl_required"),
+)
+
+
+def _never_skip(_line: str) -> str | None:
+    return None
+
+
+S3_ACCESS = LogFormat(
+    name="s3_access",
+    delimiter=" ",
+    quoted=True,
+    # Older records end at Version Id (field 18, token 19); the Athena DDL makes the rest optional too.
+    default_layout=Layout(S3_FIELDS, min_fields=19),
+    event_time=EventTime.S3_BRACKETED,
+    event_time_fields=("time", "time_offset"),
+    is_skip_line=_never_skip,
+    layout_from_header=_no_header,
+)
+
+# --- VPC Flow Logs: any field subset/order; S3 text files start with a header naming them. ---
+VPC_KINDS: dict[str, Kind] = {
+    "version": Kind.INT32,
+    "srcport": Kind.INT32,
+    "dstport": Kind.INT32,
+    "protocol": Kind.INT32,
+    "packets": Kind.INT64,
+    "bytes": Kind.INT64,
+    "start": Kind.INT64,
+    "end": Kind.INT64,
+    "tcp_flags": Kind.INT32,
+    "traffic_path": Kind.INT32,
+}
+VPC_KNOWN_NAMES = frozenset(
+    {
+        *VPC_KINDS,
+        "account_id",
+        "interface_id",
+        "srcaddr",
+        "dstaddr",
+        "action",
+        "log_status",
+        "vpc_id",
+        "subnet_id",
+        "instance_id",
+        "type",
+        "pkt_srcaddr",
+        "pkt_dstaddr",
+        "region",
+        "az_id",
+        "sublocation_type",
+        "sublocation_id",
+        "pkt_src_aws_service",
+        "pkt_dst_aws_service",
+        "flow_direction",
+    }
+)
+VPC_DEFAULT_NAMES = (
+    "version account_id interface_id srcaddr dstaddr srcport dstport protocol packets bytes start end action log_status"
+).split()
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+
+
+def _vpc_layout(names: Sequence[str]) -> Layout:
+    fields = tuple(Field(n, VPC_KINDS.get(n, Kind.STR)) for n in names)
+    return Layout(fields, min_fields=len(fields))
+
+
+def _vpc_header(line: str) -> Layout | None:
+    tokens = line.split()
+    if not tokens or not all(_FIELD_NAME.fullmatch(t) for t in tokens):
+        return None
+    names = [identifier(t) for t in tokens]
+    known = sum(n in VPC_KNOWN_NAMES for n in names)
+    if known * 2 < len(names):
+        return None
+    return _vpc_layout(names)
+
+
+def _vpc_skip(line: str) -> str | None:
+    if _vpc_header(line) is not None:
+        return "VPC flow log header line"
+    return None
+
+
+VPC_FLOW = LogFormat(
+    name="vpc_flow",
+    delimiter=" ",
+    quoted=False,
+    default_layout=_vpc_layout(VPC_DEFAULT_NAMES),
+    event_time=EventTime.EPOCH_START,
+    event_time_fields=("start", "end"),
+    is_skip_line=_vpc_skip,
+    layout_from_header=_vpc_header,
+)
+
+# --- CloudFront standard (legacy) logs: W3C, tab separated, #Version/#Fields headers. ---
+CLOUDFRONT_AWS_NAMES = (
+    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+    "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol "
+    "cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type "
+    "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte "
+    "x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end"
+).split()
+CLOUDFRONT_KINDS: dict[str, Kind] = {
+    "date": Kind.DATE,
+    "time": Kind.CLOCK,
+    "sc_bytes": Kind.INT64,
+    "sc_status": Kind.INT32,
+    "cs_bytes": Kind.INT64,
+    "time_taken": Kind.FLOAT64,
+    "fle_encrypted_fields": Kind.INT32,
+    "c_port": Kind.INT32,
+    "time_to_first_byte": Kind.FLOAT64,
+    "sc_content_len": Kind.INT64,
+    "sc_range_start": Kind.INT64,
+    "sc_range_end": Kind.INT64,
+}
+
+
+def _cloudfront_layout(aws_names: Sequence[str]) -> Layout:
+    fields = tuple(Field(n, CLOUDFRONT_KINDS.get(n, Kind.STR)) for n in map(identifier, aws_names))
+    # The oldest published records stop at cs-uri-query (12 fields); date and time are always there.
+    return Layout(fields, min_fields=min(12, len(fields)))
+
+
+def _cloudfront_header(line: str) -> Layout | None:
+    if not line.startswith("#Fields:"):
+        return None
+    names = line[len("#Fields:") :].split()
+    if "date" not in names or "time" not in names:
+        return None
+    return _cloudfront_layout(names)
+
+
+def _cloudfront_skip(line: str) -> str | None:
+    if line.startswith("#"):
+        return "W3C header line"
+    return None
+
+
+CLOUDFRONT = LogFormat(
+    name="cloudfront",
+    delimiter="\t",
+    quoted=False,
+    default_layout=_cloudfront_layout(CLOUDFRONT_AWS_NAMES),
+    event_time=EventTime.DATE_AND_CLOCK,
+    event_time_fields=("date", "time"),
+    is_skip_line=_cloudfront_skip,
+    layout_from_header=_cloudfront_header,
+)
+
+DELIMITED_FORMATS: dict[str, LogFormat] = {f.name: f for f in (ALB, S3_ACCESS, VPC_FLOW, CLOUDFRONT)}
+CLOUDTRAIL = "cloudtrail"
+FORMAT_NAMES = (*DELIMITED_FORMATS, CLOUDTRAIL)
