@@ -28,6 +28,7 @@ _EXTRA_SEP = "\x1f"
 class _Block:
     data: bytes
     first_line: int  # 1-based number of the block's first line in the object
+    lines: int  # newline-terminated lines in data
 
 
 @dataclass
@@ -99,19 +100,21 @@ class DelimitedParser:
                     rejects.append(self._too_long(line_no, data))
                     line_no += 1
                     pending, discarding = b"", True
-                    yield _Block(b"", line_no), rejects
+                    yield _Block(b"", line_no, 0), rejects
                 else:
                     pending = data
                 continue
             pending = data[end + 1 :]
             if len(pending) > self.max_line_bytes:
-                rejects.append(self._too_long(line_no + data.count(b"\n", 0, end + 1), pending))
+                rejects.append(self._too_long(-1, pending))
                 pending, discarding = b"", True
-            block = _Block(data[: end + 1], line_no)
-            line_no += block.data.count(b"\n") + len(rejects)
+            block = _Block(data[: end + 1], line_no, data.count(b"\n", 0, end + 1))
+            if rejects:
+                rejects[0] = Rejected(line_no + block.lines, rejects[0].reason, rejects[0].raw)
+            line_no += block.lines + len(rejects)
             yield block, rejects
         if pending:
-            yield _Block(pending + b"\n", line_no), []
+            yield _Block(pending + b"\n", line_no, 1), []
 
     def _too_long(self, line_no: int, head: bytes) -> Rejected:
         return Rejected(line_no, f"line longer than {self.max_line_bytes} bytes", head[: self.max_line_bytes])
@@ -129,10 +132,10 @@ class DelimitedParser:
                 self.layout = header
             skipped += 1
             start = end + 1
-        return _Block(data[start:], block.first_line + skipped), skipped
+        return _Block(data[start:], block.first_line + skipped, block.lines - skipped), skipped
 
     def _parse_block(self, block: _Block) -> ParsedBlock:
-        n_lines = block.data.count(b"\n")
+        n_lines = block.lines
         if not n_lines:
             return ParsedBlock(self._empty_table(), [], 0, lines=0)
         try:
@@ -175,11 +178,12 @@ class DelimitedParser:
                 timestamp_parsers=[pacsv.ISO8601],
             ),
         )
-        blank = _blank_lines(block.data)
+        # Blank lines and quotes running over a newline both lose rows, so a full count rules out both.
+        blank = [] if table.num_rows + len(invalid.rows) == n_lines else _blank_lines(block.data)
         if table.num_rows + len(invalid.rows) + len(blank) != n_lines:
             raise NeedsLineByLine("row count does not match line count")
         table = self._to_tokens(table, layout, len(known), names[len(known) :])
-        self._check_no_swallowed_lines(table)
+        self._check_line_lengths(table)
         out = finish(table, layout, self.format)
         parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
         if invalid.rows:
@@ -189,12 +193,7 @@ class DelimitedParser:
             parsed.merge(slow)
         return parsed
 
-    def _check_no_swallowed_lines(self, table: pa.Table) -> None:
-        # An unbalanced quote makes the reader run into the next lines; the row count check catches most,
-        # a newline inside a value catches the rest.
-        for column in table.columns:
-            if pa.types.is_string(column.type) and pc.any(pc.match_substring(column, "\n")).as_py():
-                raise NeedsLineByLine("newline inside a value")
+    def _check_line_lengths(self, table: pa.Table) -> None:
         lengths = [pc.binary_length(c) for c in table.columns if pa.types.is_string(c.type)]
         if lengths:
             total = lengths[0] if len(lengths) == 1 else pc.add_checked(lengths[0], lengths[1])

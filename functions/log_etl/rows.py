@@ -15,8 +15,7 @@ from functions.log_etl.formats import EVENT_TIME, EXTRA_FIELDS, TIMESTAMP, Event
 EXTRA_TYPE = pa.list_(pa.string())
 _QUOTED_TOKEN = re.compile(r'"((?:[^"]|"(?! |$))*)"(?= |$)|([^ ]+)')
 _INT = re.compile(r"[+-]?\d{1,19}")
-_HOSTPORT = r"^\[?(?P<ip>.*?)\]?:(?P<port>\d{1,5})$"
-_HOSTPORT_RE = re.compile(_HOSTPORT)
+_HOSTPORT_RE = re.compile(r"\[?(.*?)\]?:(\d{1,9})")
 _CLOCK = re.compile(r"\d{2}:\d{2}:\d{2}")
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -163,9 +162,11 @@ class RowBuffer:
 
 
 def _split_hostport(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    parts = pc.extract_regex(column, _HOSTPORT)
-    ip = pc.if_else(pc.is_valid(parts), pc.struct_field(parts, "ip"), None)
-    port = pc.if_else(pc.is_valid(parts), pc.struct_field(parts, "port"), None).cast(pa.int32())
+    # Split at the last colon (IPv6 addresses hold colons too); a value without one makes list_element
+    # raise, which sends the block line by line where the value is rejected with a reason.
+    parts = pc.split_pattern(column, ":", max_splits=1, reverse=True)
+    ip = pc.utf8_trim(pc.list_element(parts, 0), "[]")
+    port = pc.list_element(parts, 1).cast(pa.int32())
     return ip, port
 
 
@@ -200,8 +201,6 @@ def finish(tokens: pa.Table, layout: Layout, fmt: LogFormat) -> pa.Table:
         column = tokens.column(spec.name)
         if spec.kind is Kind.HOSTPORT:
             ip, port = _split_hostport(column)
-            if pc.sum(pc.and_(pc.is_valid(column), pc.is_null(port))).as_py():
-                raise NeedsLineByLine("unparsable host:port")
             names += [f"{spec.name}_ip", f"{spec.name}_port"]
             arrays += [ip, port]
         elif spec.kind is Kind.S3_TZ:

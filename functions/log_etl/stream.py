@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
@@ -53,7 +53,6 @@ class Counts:
     rows_out: int = 0
     rows_rejected: int = 0
     lines_skipped: int = 0
-    skip_reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, block: ParsedBlock) -> None:
         self.lines_in += block.lines
