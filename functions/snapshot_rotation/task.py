@@ -24,12 +24,7 @@ PERMISSIONS = frozenset(
         "ec2:CreateTags",
         "ec2:DeleteSnapshot",
         "ec2:CopySnapshot",
-    }
-)
-"""The IAM actions this task calls (besides the shared ones); serverless.yml grants exactly these."""
-
-DR_KMS_PERMISSIONS = frozenset(
-    {
+        # DR copies encrypted with a customer-managed key (granted only through EC2: kms:ViaService)
         "kms:CreateGrant",
         "kms:Decrypt",
         "kms:DescribeKey",
@@ -39,7 +34,7 @@ DR_KMS_PERMISSIONS = frozenset(
         "kms:ReEncryptTo",
     }
 )
-"""Needed only when DR copies are encrypted with a customer-managed key."""
+"""The IAM actions this task calls (besides shared.permissions); serverless.yml grants exactly these."""
 
 
 def _split(decisions: list[Decision], verb: str) -> tuple[list[Decision], list[Decision]]:

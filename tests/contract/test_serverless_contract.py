@@ -1,0 +1,165 @@
+"""serverless.yml against the code: handlers, schedule inputs, IAM grants, template lint."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared.permissions import LAMBDA_RUNTIME, RUNNER
+
+pytestmark = pytest.mark.contract
+
+
+def functions_of(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, res in template["Resources"].items():
+        if res["Type"] == "AWS::Lambda::Function":
+            yield logical_id, res["Properties"]
+
+
+def task_module(props: dict[str, Any]) -> ModuleType:
+    """``functions/<task>/handler.handler`` -> the module ``functions.<task>.task``."""
+    package = props["Handler"].rsplit("/", 1)[0].replace("/", ".")
+    return importlib.import_module(f"{package}.task")
+
+
+def role_statements(template: dict[str, Any], props: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]["Properties"]
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    act = statement["Action"]
+    return [act] if isinstance(act, str) else list(act)
+
+
+def test_every_function_has_its_own_role_and_an_importable_handler(template: dict[str, Any]) -> None:
+    roles = []
+    found = list(functions_of(template))
+    assert found, "the template has no function"
+    for _, props in found:
+        module_path, func = props["Handler"].rsplit(".", 1)
+        module = importlib.import_module(module_path.replace("/", "."))
+        assert callable(getattr(module, func)), props["Handler"]
+        roles.append(props["Role"]["Fn::GetAtt"][0])
+    assert len(set(roles)) == len(roles), "each function must have a role of its own"
+
+
+def test_each_role_grants_exactly_the_declared_actions(template: dict[str, Any]) -> None:
+    for logical_id, props in functions_of(template):
+        declared = set(task_module(props).PERMISSIONS) | RUNNER | LAMBDA_RUNTIME
+        granted = {a for s in role_statements(template, props) if s["Effect"] == "Allow" for a in actions(s)}
+        assert granted == declared, (
+            f"{logical_id}: granted but not declared {sorted(granted - declared)}, "
+            f"declared but not granted {sorted(declared - granted)}"
+        )
+
+
+def test_no_wildcard_actions(template: dict[str, Any]) -> None:
+    for logical_id, props in functions_of(template):
+        for statement in role_statements(template, props):
+            for action in actions(statement):
+                assert "*" not in action, f"{logical_id} grants wildcard action {action}"
+
+
+def test_snapshots_can_only_be_deleted_when_tagged_as_owned(template: dict[str, Any]) -> None:
+    props = template["Resources"]["SnapshotRotationLambdaFunction"]["Properties"]
+    deleting = [s for s in role_statements(template, props) if "ec2:DeleteSnapshot" in actions(s)]
+    assert len(deleting) == 1
+    assert deleting[0]["Condition"] == {"StringEquals": {"aws:ResourceTag/devops-tasks:managed": "true"}}
+    assert actions(deleting[0]) == ["ec2:DeleteSnapshot"]
+
+
+def schedule_inputs(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for logical_id, res in template["Resources"].items():
+        if res["Type"] != "AWS::Events::Rule" or "ScheduleExpression" not in res["Properties"]:
+            continue
+        for target in res["Properties"]["Targets"]:
+            function_id = target["Arn"]["Fn::GetAtt"][0]
+            yield logical_id, function_id, json.loads(target.get("Input", "{}"))
+
+
+def test_schedule_inputs_validate_against_the_task_input_model(template: dict[str, Any]) -> None:
+    from shared.inputs import parse_input
+
+    seen = 0
+    for rule_id, function_id, payload in schedule_inputs(template):
+        task = getattr(task_module(template["Resources"][function_id]["Properties"]), "TASK", None)
+        if task is None:
+            continue
+        model: type[BaseModel] = task.params_model
+        parsed = parse_input(payload, model, env={})
+        assert parsed is not None, rule_id
+        seen += 1
+    assert seen >= 1
+
+
+def test_snapshot_rotation_runs_daily_with_one_concurrent_execution(template: dict[str, Any]) -> None:
+    props = template["Resources"]["SnapshotRotationLambdaFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 1
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert any("AWSLambdaPowertoolsPythonV3-python312-arm64" in layer for layer in props["Layers"])
+    rules = [r for r, f, _ in schedule_inputs(template) if f == "SnapshotRotationLambdaFunction"]
+    assert len(rules) == 1
+    assert template["Resources"][rules[0]]["Properties"]["ScheduleExpression"].startswith("cron(")
+
+
+def test_errors_alarm_for_every_function_goes_to_the_alerts_topic(template: dict[str, Any]) -> None:
+    alarmed = {
+        res["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::CloudWatch::Alarm"
+        and res["Properties"]["MetricName"] == "Errors"
+        and res["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    }
+    assert alarmed == {logical_id for logical_id, _ in functions_of(template)}
+
+
+def test_reports_bucket_is_private_encrypted_tls_only_and_expires(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["ReportsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] > 0
+    policy = template["Resources"]["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+
+
+def test_packages_hold_the_task_and_the_shared_library_only(package_dir: Path, template: dict[str, Any]) -> None:
+    for _, props in functions_of(template):
+        task_dir = props["Handler"].rsplit("/", 1)[0]
+        name = props["Code"]["S3Key"].rsplit("/", 1)[1]
+        with zipfile.ZipFile(package_dir / name) as zf:
+            files = zf.namelist()
+        assert f"{task_dir}/handler.py" in files
+        assert "shared/runner.py" in files
+        others = {f.split("/")[1] for f in files if f.startswith("functions/") and f.count("/") > 1}
+        assert others == {task_dir.split("/")[1]}, f"{name} carries other tasks: {others}"
+        assert not [f for f in files if f.startswith(("tests/", "shared/cli/", "node_modules/"))]
+        assert not [f for f in files if f.endswith(("serverless.yml", ".pyc"))]
+
+
+def test_template_passes_cfn_lint(package_dir: Path) -> None:
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W3005",  # DependsOn that the Serverless Framework itself generates
+            "--",
+            str(package_dir / "cloudformation-template-update-stack.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
