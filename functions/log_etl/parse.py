@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from functions.log_etl.formats import DELIMITED_FORMATS, EXTRA_FIELDS, Layout, LogFormat
+from functions.log_etl.cloudtrail import CloudTrailParser
+from functions.log_etl.formats import CLOUDTRAIL, DELIMITED_FORMATS, EXTRA_FIELDS, Layout, LogFormat
 from functions.log_etl.rows import EXTRA_TYPE, FieldError, NeedsLineByLine, RowBuffer, convert, finish, tokenize
 from functions.log_etl.stream import Counts, ParsedBlock, Readable, Rejected, open_decompressed
 
@@ -273,3 +274,10 @@ def _physical_rows(rows: list[int], blank: set[int]) -> list[int]:
                 seen += 1
         result.append(line)
     return result
+
+
+def open_parser(fileobj: Readable, log_format: str) -> DelimitedParser | CloudTrailParser:
+    """The parser for ``log_format`` (a name from ``formats.FORMAT_NAMES``) over one object's bytes."""
+    if log_format == CLOUDTRAIL:
+        return CloudTrailParser(fileobj)
+    return DelimitedParser(fileobj, log_format)
