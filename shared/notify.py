@@ -21,8 +21,10 @@ def summary_text(report: RunReport) -> str:
         f"run {report.run_id}, started {report.started_at.isoformat()}",
         f"totals: {totals}",
     ]
+    lines.extend(report.notes)
     if report.location:
         lines.append(f"report: {report.location}")
+    lines.extend(f"{name}: {url}" for name, url in report.links.items())
     for failure in report.failures[:10]:
         lines.append(f"- {failure.operation} {failure.resource or ''}: {failure.error_code} {failure.message}")
     if len(report.failures) > 10:

@@ -94,6 +94,10 @@ class RunReport(BaseModel):
     complete: bool = True
     units: list[UnitResult] = Field(default_factory=list)
     location: str | None = None
+    notes: list[str] = Field(default_factory=list, description="headline lines a task adds for people (SNS, CLI)")
+    links: dict[str, str] = Field(
+        default_factory=dict, description="other artefacts of the run, by name; may hold presigned URLs: never logged"
+    )
 
     @property
     def failures(self) -> list[Failure]:
@@ -139,6 +143,7 @@ class RunReport(BaseModel):
             ],
             "failures": [f.model_dump() for f in self.failures[:20]],
             "location": self.location,
+            "notes": self.notes,
         }
 
     def to_json(self) -> str:

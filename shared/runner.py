@@ -5,9 +5,10 @@ A task supplies its input model and a ``work(params, unit, result, ctx)`` functi
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +32,9 @@ class RunContext:
     budget: TimeBudget
     report: RunReport
     clients: Clients
+    state: dict[str, Any] = field(default_factory=dict)
+    """Run-wide scratch space for tasks whose units share results; guard read-modify-write with ``lock``."""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class Task(Generic[P]):
     name: str
     params_model: type[P]
     work: Callable[[P, Unit, UnitResult, RunContext], None]
+    finalize: Callable[[P, RunContext], None] | None = None
+    """Called once after every unit and before the run report is written (e.g. to build a run-wide artefact).
+
+    An exception escaping it is recorded as a run failure."""
 
 
 def execute(
@@ -73,6 +81,12 @@ def execute(
         budget=budget,
     )
     report.complete = all(u.complete for u in report.units) and not budget.exhausted()
+    if task.finalize is not None:
+        try:
+            task.finalize(params, ctx)
+        except Exception as exc:  # noqa: BLE001 - recorded, and the run fails in finish()
+            logger.exception("finalize failed", task=task.name)
+            report.units.append(_run_failure("finalize", exc, task.name))
     report.finished_at = clock()
     finish(report, params, clients)
     return response_of(report)
