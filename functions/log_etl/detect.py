@@ -41,7 +41,7 @@ KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         # [prefix]YYYY-mm-DD-HH-MM-SS-<UniqueString>, also under the date-partitioned prefix layout
-        re.compile(r"(?:^|/|[^0-9])\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$"),
+        re.compile(r"(?:^|/|[^0-9])\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Z]{16}$"),
         "s3_access",
     ),
 )
