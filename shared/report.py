@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 SCHEMA_VERSION = 1
 
@@ -114,6 +114,7 @@ class RunReport(BaseModel):
             total.update(unit.counts)
         return dict(sorted(total.items()))
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> Literal["succeeded", "failed", "incomplete"]:
         if self.failed:

@@ -1,0 +1,1 @@
+"""The ``devops-tasks`` command: list the tasks, invoke one locally, run the demo. Not packaged into Lambda."""

@@ -1,0 +1,74 @@
+"""Running a real Lambda handler in this process, as Lambda would: an event, a context, the response."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.cli.registry import FunctionInfo
+from shared.errors import InputError, RunFailed
+
+
+@dataclass
+class LocalContext:
+    """A Lambda context for local runs. ``timeout_s`` plays the function's timeout."""
+
+    function_name: str
+    timeout_s: float = 900.0
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _start: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self.timeout_s - (time.monotonic() - self._start)) * 1000)
+
+
+@dataclass
+class Outcome:
+    """What an invocation returned or raised."""
+
+    ok: bool
+    response: dict[str, Any] | None
+    error: str | None = None
+    kind: str | None = None
+
+
+def quiet_logs(level: str = "WARNING") -> None:
+    """Local runs: Powertools logs on stderr at ``level``, no EMF metric lines, no tracing."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", level)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
+    from shared.observability import logger
+
+    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+
+def is_manual_payload(event: dict[str, Any]) -> bool:
+    return not ({"Records", "detail-type"} & set(event))
+
+
+def invoke(info: FunctionInfo, event: dict[str, Any], *, timeout_s: float = 900.0) -> Outcome:
+    """Call the function's real handler; a failed run still carries its report."""
+    handler = info.handler_function()
+    context = LocalContext(function_name=f"devops-tasks-local-{info.key}", timeout_s=timeout_s)
+    try:
+        response = handler(json.loads(json.dumps(event)), context)
+    except RunFailed as exc:
+        return Outcome(False, exc.report, str(exc), "RunFailed")
+    except InputError as exc:
+        return Outcome(False, None, str(exc), "InputError")
+    return Outcome(True, response if isinstance(response, dict) else {"response": response})

@@ -1,0 +1,179 @@
+"""``devops-tasks``: list the tasks, invoke one locally against whatever AWS the environment points at, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.cli import registry
+from shared.cli.local import Outcome, invoke, is_manual_payload, quiet_logs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devops-tasks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="the tasks, their functions and triggers (from serverless.yml)")
+
+    inv = sub.add_parser("invoke", help="run a task's real handler here, against the AWS the environment names")
+    inv.add_argument("task", help="task name (e.g. snapshot-rotation) or function name")
+    inv.add_argument("--event", help="event JSON file, or - for stdin (default: the schedule's input)")
+    inv.add_argument("--dry-run", action="store_true", help="plan only: no mutating call")
+    inv.add_argument("--region", action="append", dest="regions", metavar="REGION", help="repeatable")
+    inv.add_argument("--timeout", type=float, default=900.0, help="seconds, as the Lambda timeout (default 900)")
+    inv.add_argument("--out", type=Path, help="also write the response (and any local renderings) here")
+    inv.add_argument("--json", action="store_true", help="print the response as JSON only")
+    inv.add_argument("--verbose", action="store_true", help="show the structured logs (on stderr)")
+
+    demo = sub.add_parser("demo", help="every task against an embedded AWS (moto server on 127.0.0.1)")
+    demo.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default out/)")
+    demo.add_argument("--only", action="append", help="run only these demo parts (repeatable)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=bool(getattr(args, "json", False)))
+    if args.command == "list":
+        return cmd_list(console)
+    if args.command == "invoke":
+        return cmd_invoke(args, console)
+    from shared.cli.demo import run_demo
+
+    return run_demo(args.out, console, only=args.only)
+
+
+def cmd_list(console: Console) -> int:
+    table = Table(title="devops-tasks")
+    for col in ("task", "function", "triggers", "description"):
+        table.add_column(col)
+    for info in registry.functions():
+        table.add_row(info.task_name, info.key, "\n".join(info.triggers()), info.description)
+    console.print(table)
+    return 0
+
+
+def _event(args: argparse.Namespace, info: registry.FunctionInfo) -> dict[str, Any]:
+    if args.event == "-":
+        event: Any = json.load(sys.stdin)
+    elif args.event:
+        event = json.loads(Path(args.event).read_text())
+    else:
+        event = info.schedule_input() or {}
+    if not isinstance(event, dict):
+        raise SystemExit("the event must be a JSON object")
+    if args.dry_run:
+        os.environ["DEVOPS_TASKS_DRY_RUN"] = "true"
+    if args.regions:
+        os.environ["DEVOPS_TASKS_REGIONS"] = json.dumps(args.regions)
+    if is_manual_payload(event):
+        event |= ({"dry_run": True} if args.dry_run else {}) | ({"regions": args.regions} if args.regions else {})
+    return event
+
+
+def cmd_invoke(args: argparse.Namespace, console: Console) -> int:
+    quiet_logs("INFO" if args.verbose else ("ERROR" if args.json else "WARNING"))
+    try:
+        info = registry.find(args.task)
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        return 2
+    event = _event(args, info)
+    with ProgressBar(console, enabled=not args.json):
+        outcome = invoke(info, event, timeout_s=args.timeout)
+    if args.out and outcome.response is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{info.task_name}.json").write_text(json.dumps(outcome.response, indent=2, default=str))
+        render = getattr(info.task_module(), "render_local", None)
+        if callable(render):
+            for path in render(outcome.response, args.out):
+                console.print(f"wrote {path}")
+    if args.json:
+        print(json.dumps(outcome.response if outcome.response is not None else {"error": outcome.error}, default=str))
+    else:
+        print_outcome(console, info.task_name, outcome)
+    return 0 if outcome.ok else 1
+
+
+class ProgressBar:
+    """Draws shared.progress events as rich progress bars while a handler runs."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self.enabled = enabled and console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bars: dict[str, Any] = {}
+
+    def _on(self, what: str, n: int, total: int | None) -> None:
+        bar = self.bars.get(what)
+        if bar is None:
+            bar = self.bars[what] = self.progress.add_task(what, total=total)
+        elif total is not None:
+            self.progress.update(bar, total=total)
+        self.progress.advance(bar, n)
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            from shared import progress
+
+            progress.listen(self._on)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            from shared import progress
+
+            progress.listen(None)
+            self.progress.stop()
+
+
+def print_outcome(console: Console, task: str, outcome: Outcome) -> None:
+    """A readable summary: counts per unit, failures, where the report is."""
+    if outcome.response is None:
+        console.print(f"[red]{task}: {outcome.kind}: {outcome.error}[/red]")
+        return
+    resp = outcome.response
+    units = resp.get("units") or []
+    table = Table(
+        title=f"{task} ({resp.get('status', 'ok' if outcome.ok else 'failed')}"
+        f"{', dry run' if resp.get('dry_run') else ''})"
+    )
+    keys = sorted({k for u in units for k in (u.get("counts") or {})})
+    table.add_column("account/region")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for unit in units:
+        label = unit.get("unit") or f"{unit.get('account')}/{unit.get('region')}"
+        table.add_row(label, *[str((unit.get("counts") or {}).get(k, 0)) for k in keys])
+    if units:
+        console.print(table)
+    failures = [f for u in units for f in (u.get("failures") or [])] or resp.get("failures") or []
+    for failure in failures[:20]:
+        if isinstance(failure, dict):
+            console.print(
+                f"[red]failed[/red] {failure.get('operation')} {failure.get('resource') or ''}: "
+                f"{failure.get('error_code')} {failure.get('message')}"
+            )
+    if resp.get("location"):
+        console.print(f"report: {resp['location']}")
+    if not outcome.ok:
+        console.print(f"[red]{outcome.error}[/red]")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
