@@ -1,0 +1,62 @@
+"""Log every object uploaded to the configured buckets: one structured line per object, and EMF metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.s3_upload_logger.models import UploadLoggerSettings
+from shared.observability import logger, metrics
+from shared.s3events import S3ObjectEvent
+
+NAME = "s3-upload-logger"
+
+PERMISSIONS: frozenset[str] = frozenset()
+"""The IAM actions this function's code calls: none (it only reads the events it is given)."""
+
+EVENT_SOURCE_PERMISSIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
+"""What Lambda's SQS event source mapping needs on the upload queue, granted to the same role."""
+
+
+@dataclass
+class Tally:
+    """What one invocation logged, emitted as metrics at the end."""
+
+    objects: int = 0
+    bytes: int = 0
+    ignored: int = 0
+
+    def emit(self) -> None:
+        metrics.add_metric(name="ObjectsUploaded", unit=MetricUnit.Count, value=self.objects)
+        metrics.add_metric(name="BytesUploaded", unit=MetricUnit.Bytes, value=self.bytes)
+        if self.ignored:
+            metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=self.ignored)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"uploads": self.objects, "bytes": self.bytes, "ignored": self.ignored}
+
+
+def wanted(event: S3ObjectEvent, settings: UploadLoggerSettings) -> str | None:
+    """Why an event is not logged as an upload, or None when it is."""
+    if not event.created:
+        return f"{event.event_name} is not an ObjectCreated event"
+    if settings.buckets and event.bucket.lower() not in settings.buckets:
+        return f"bucket {event.bucket} is not configured"
+    if settings.prefixes and not any(event.key.startswith(p) for p in settings.prefixes):
+        return "key outside the configured prefixes"
+    return None
+
+
+def log_uploads(events: Iterable[S3ObjectEvent], settings: UploadLoggerSettings, tally: Tally) -> None:
+    """One log line per uploaded object (bucket, key, size, ETag, version, time, principal, source IP)."""
+    for event in events:
+        reason = wanted(event, settings)
+        if reason is not None:
+            logger.info("event ignored", reason=reason, bucket=event.bucket, key=event.key, event_name=event.event_name)
+            tally.ignored += 1
+            continue
+        logger.info("object uploaded", **event.log_fields())
+        tally.objects += 1
+        tally.bytes += event.size or 0

@@ -1,0 +1,145 @@
+"""The upload logger's handler: one log line and metrics per upload, per-message failures for SQS batches."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.s3_upload_logger.handler import handler
+from shared.errors import InputError
+from shared.observability import logger
+from tests.helpers import REGION, FakeContext, load_event
+
+
+class Output:
+    """What the function printed: JSON log lines (Powertools Logger's stream) and EMF blobs (stdout)."""
+
+    def __init__(self, logs: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+        self._logs, self._capsys = logs, capsys
+
+    def lines(self) -> list[dict[str, Any]]:
+        return _lines(self._logs.getvalue() + "\n" + self._capsys.readouterr().out)
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)
+    yield Output(stream, capsys)
+    logger.registered_handler.setStream(previous)
+
+
+def _lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def _uploads(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if line.get("message") == "object uploaded"]
+
+
+def _metrics(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    (emf,) = [line for line in lines if "_aws" in line]
+    values = {m["Name"]: emf[m["Name"]] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    return {name: sum(v) if isinstance(v, list) else v for name, v in values.items()}
+
+
+def test_direct_notification_logs_each_upload_with_its_origin(output: Output) -> None:
+    result = handler(load_event("s3_upload_logger/s3_object_created_put.json"), FakeContext())
+
+    assert result == {"uploads": 1, "bytes": 1024, "ignored": 0}
+    lines = output.lines()
+    (line,) = _uploads(lines)
+    assert line["bucket"] == "amzn-s3-demo-bucket"
+    assert line["key"] == "HappyFace.jpg"
+    assert line["size"] == 1024
+    assert line["etag"] == "d41d8cd98f00b204e9800998ecf8427e"
+    assert line["version_id"] == "096fKKXTRTtl3on89fVO.nfljtsv6qko"
+    assert line["event_time"] == "1970-01-01T00:00:00+00:00"
+    assert line["principal"] == "AIDAJDPLRKLG7UEXAMPLE"
+    assert line["source_ip"] == "127.0.0.1"
+    assert _metrics(lines) == {"ObjectsUploaded": 1.0, "BytesUploaded": 1024.0}
+
+
+def test_removals_are_not_uploads_and_keys_are_decoded(output: Output) -> None:
+    result = handler(load_event("s3_upload_logger/s3_multi_records_encoded_keys.json"), FakeContext())
+
+    assert result == {"uploads": 2, "bytes": 73400320, "ignored": 1}
+    lines = output.lines()
+    assert [u["key"] for u in _uploads(lines)] == ["builds/web app/release+1/résumé (1).tar.gz", "docs/read me.txt"]
+    assert _metrics(lines)["EventsIgnored"] == 1.0
+
+
+def test_uploads_outside_the_configured_buckets_and_prefixes_are_ignored(
+    output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVOPS_TASKS_BUCKETS", "other-bucket")
+    assert handler(load_event("s3_upload_logger/s3_object_created_put.json"), FakeContext())["uploads"] == 0
+    monkeypatch.setenv("DEVOPS_TASKS_BUCKETS", "Amzn-S3-Demo-Bucket")
+    monkeypatch.setenv("DEVOPS_TASKS_PREFIXES", "builds/")
+    result = handler(load_event("s3_upload_logger/s3_multi_records_encoded_keys.json"), FakeContext())
+    assert result == {"uploads": 1, "bytes": 73400320, "ignored": 2}
+
+
+def test_sqs_batch_reports_only_the_unreadable_message(output: Output) -> None:
+    event = load_event("s3_upload_logger/sqs_s3_notifications.json")
+
+    result = handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "6a1f0e2c-22a4-4bd0-8f57-9f4b8a3c7d55"}]}
+    lines = output.lines()
+    assert [u["key"] for u in _uploads(lines)] == ["HappyFace.jpg", "HappyFace.jpg"]
+    assert _metrics(lines) == {"ObjectsUploaded": 2.0, "BytesUploaded": 2048.0}
+
+
+def test_a_batch_of_only_bad_messages_reports_each_of_them() -> None:
+    event = load_event("s3_upload_logger/sqs_s3_notifications.json")
+    for record in event["Records"]:
+        record["body"] = "{}"
+    result = handler(event, FakeContext())
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [r["messageId"] for r in event["Records"]]
+
+
+def test_a_malformed_direct_event_fails_the_invocation() -> None:
+    with pytest.raises(InputError, match="no Records"):
+        handler({"hello": "world"}, FakeContext())
+
+
+@pytest.mark.usefixtures("aws")
+def test_notifications_delivered_by_s3_through_sqs_are_logged(output: Output) -> None:
+    s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    s3.create_bucket(Bucket="uploads", CreateBucketConfiguration={"LocationConstraint": REGION})
+    queue = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="uploads",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    s3.put_object(Bucket="uploads", Key="a dir/r+d (1).txt", Body=b"x" * 10)
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+    result = handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": []}
+    (line,) = _uploads(output.lines())
+    assert (line["bucket"], line["key"], line["size"]) == ("uploads", "a dir/r+d (1).txt", 10)
