@@ -1,0 +1,219 @@
+"""Fault injection and call counting through botocore events, for any test suite.
+
+Attach to a ``boto3.Session`` before its clients are created (``shared.aws.Clients(session)`` creates them
+lazily), or to one client's ``meta.events``:
+
+- :class:`CallLog` records every API call (``before-call``: once per call, retries not counted).
+- :class:`Faults` answers a seeded-random share of HTTP attempts (``before-send``) with a throttling error or an
+  InternalError, before the request reaches the service, so botocore's retry mode is what gets tested.
+- :class:`ErrorOn` answers chosen calls with a chosen error (e.g. ``InvalidSnapshot.NotFound`` on one delete).
+- :class:`CrashAfter` lets ``k`` mutating calls through, then kills the "process": the next call and every call
+  after it raise :class:`Crash`, which no ``except Exception`` in production code can swallow.
+
+botocore calls every ``before-send`` handler even after one has answered, and an in-process ``mock_aws``
+stubber registered later would still carry out the request. An injected answer therefore also points the
+request at an unroutable host, which that stubber ignores: a faulted request never changes any state.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.retries.standard import ExponentialBackoff
+
+UNROUTABLE = "https://fault-injected.invalid/"
+PROTOCOLS = {"ec2": "ec2", "s3": "rest-xml", "sns": "query", "sts": "query", "iam": "query"}
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Select", "Scan", "Query")
+
+
+def is_mutating(operation: str) -> bool:
+    """Whether an API operation changes state (by its name: Describe*, Get*, List*... only read)."""
+    return not operation.startswith(READ_PREFIXES)
+
+
+class Crash(BaseException):
+    """The process died (a Lambda timeout or OOM kill): nothing catches it, no later call is made."""
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
+
+
+def error_body(protocol: str, code: str, message: str) -> tuple[dict[str, str], bytes]:
+    """Headers and body of an AWS error response in the service's protocol."""
+    request_id = str(uuid.uuid4())
+    if protocol == "ec2":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+        return {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
+    if protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body.encode()
+    if protocol == "rest-xml":
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+        return {"Content-Type": "application/xml", "x-amz-request-id": request_id}, body.encode()
+    body = '{"__type": "%s", "message": "%s"}' % (code, message)  # noqa: UP031 - JSON braces
+    return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}, body.encode()
+
+
+def answer(request: AWSPreparedRequest, protocol: str, status: int, code: str, message: str) -> AWSResponse:
+    """An error response for ``request``; the request itself is pointed away so nothing else carries it out."""
+    headers, body = error_body(protocol, code, message)
+    url = request.url
+    request.url = UNROUTABLE
+    return AWSResponse(url, status, headers, _Raw(body))  # type: ignore[arg-type]
+
+
+def _operation(model: Any) -> tuple[str, str]:
+    return model.service_model.service_name, model.name
+
+
+class CallLog:
+    """Every API call made through the attached sessions/clients, by (service, operation), thread-safe."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def attach(self, target: Any) -> CallLog:
+        events = getattr(target, "events", None) or target.meta.events
+        events.register("before-call", self._record)
+        return self
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        service, op = _operation(model)
+        with self._lock:
+            self.calls.append((service, op, params))
+
+    def operations(self, service: str | None = None) -> Counter[str]:
+        return Counter(op for svc, op, _ in self.calls if service is None or svc == service)
+
+    def mutating(self, service: str | None = "ec2") -> list[str]:
+        return [op for svc, op, _ in self.calls if (service is None or svc == service) and is_mutating(op)]
+
+
+class Faults:
+    """Throttling on ``throttle`` and InternalError on ``internal`` of HTTP attempts (seeded), for ``services``.
+
+    EC2 throttling is ``RequestLimitExceeded`` (HTTP 400) and its InternalError is HTTP 500, both with an EC2 XML
+    error body; botocore's standard retry mode retries both.
+    """
+
+    def __init__(
+        self,
+        *,
+        throttle: float = 0.20,
+        internal: float = 0.01,
+        seed: int = 0,
+        services: frozenset[str] = frozenset({"ec2"}),
+    ) -> None:
+        self.throttle = throttle
+        self.internal = internal
+        self.services = services
+        self.injected: Counter[str] = Counter()
+        self.attempts = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def attach(self, target: Any) -> Faults:
+        events = getattr(target, "events", None) or target.meta.events
+        events.register_first("before-send", self._before_send)
+        return self
+
+    def _before_send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
+        _, service, _op = event_name.split(".", 2)
+        if service not in self.services:
+            return None
+        with self._lock:
+            self.attempts += 1
+            draw = self._random.random()
+        protocol = PROTOCOLS.get(service, "json")
+        if draw < self.internal:
+            self.injected["InternalError"] += 1
+            return answer(request, protocol, 500, "InternalError", "An internal error has occurred")
+        if draw < self.internal + self.throttle:
+            code = "RequestLimitExceeded" if protocol == "ec2" else "Throttling"
+            self.injected[code] += 1
+            return answer(request, protocol, 400, code, "Request limit exceeded.")
+        return None
+
+
+class ErrorOn:
+    """Answer every call for which ``when(operation, params)`` is true with ``code`` (``status``), once each."""
+
+    def __init__(self, when: Callable[[str, dict[str, Any]], bool], code: str, *, status: int = 400) -> None:
+        self.when = when
+        self.code = code
+        self.status = status
+        self.hits: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def attach(self, target: Any) -> ErrorOn:
+        events = getattr(target, "events", None) or target.meta.events
+        events.register_first("before-call", self._before_call)
+        return self
+
+    def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if not self.when(model.name, params):
+            return None
+        with self._lock:
+            self.hits.append((model.name, params))
+        error = {"Code": self.code, "Message": f"injected {self.code}"}
+        http = AWSResponse("", self.status, {}, _Raw(b""))  # type: ignore[arg-type]
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": self.status}}
+
+
+class CrashAfter:
+    """Let ``k`` mutating calls through; then the process "dies": every later call raises :class:`Crash`."""
+
+    def __init__(self, k: int, *, services: frozenset[str] = frozenset({"ec2"})) -> None:
+        self.k = k
+        self.services = services
+        self.mutations = 0
+        self.crashed = False
+        self._lock = threading.Lock()
+
+    def attach(self, target: Any) -> CrashAfter:
+        events = getattr(target, "events", None) or target.meta.events
+        events.register_first("before-call", self._before_call)
+        return self
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        service, op = _operation(model)
+        with self._lock:
+            if not self.crashed and service in self.services and is_mutating(op):
+                if self.mutations == self.k:
+                    self.crashed = True
+                else:
+                    self.mutations += 1
+            if self.crashed:
+                raise Crash(f"crashed after {self.k} mutating calls, at {service}:{op}")
+
+
+@contextmanager
+def instant_retries() -> Iterator[None]:
+    """botocore retries exactly as configured, without sleeping between attempts (tests stay fast)."""
+    original = ExponentialBackoff.delay_amount
+    ExponentialBackoff.delay_amount = lambda self, context: 0  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        ExponentialBackoff.delay_amount = original  # type: ignore[method-assign]
