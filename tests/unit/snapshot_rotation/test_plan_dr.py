@@ -1,0 +1,68 @@
+"""The DR copy planner: the newest completed snapshot of each volume, once, with a cap on copies in flight."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.snapshot_rotation.models import SOURCE_SNAPSHOT_TAG, DrCopy, Policy, SnapshotView
+from functions.snapshot_rotation.plan import plan_dr_copies
+from tests.unit.snapshot_rotation.strategies import POLICY, at, owned_tags, snap, snapshot_lists
+
+NOW = at("2024-05-10 03:15")
+
+
+def dr_policy(max_in_flight: int = 20) -> Policy:
+    return Policy(name=POLICY, dr=DrCopy(region="eu-central-1", max_in_flight=max_in_flight))
+
+
+def dr_copy(sid: str, source: str, volume_id: str = "vol-0a", state: str = "completed") -> SnapshotView:
+    tags = owned_tags(volume_id) | {SOURCE_SNAPSHOT_TAG: source}
+    return SnapshotView(sid, volume_id, NOW, state, tags)
+
+
+def test_copies_only_the_newest_completed_snapshot_of_each_volume() -> None:
+    source = [
+        snap("snap-a2", NOW - timedelta(days=1), "vol-0a"),
+        snap("snap-a1", NOW - timedelta(days=2), "vol-0a"),
+        snap("snap-a3", NOW, "vol-0a", state="pending"),
+        snap("snap-b1", NOW - timedelta(days=3), "vol-0b"),
+        snap("snap-hand", NOW, "vol-0c", owner=None),
+    ]
+    decisions = plan_dr_copies(source, [], dr_policy())
+    assert [(d.resource, d.action) for d in decisions] == [("snap-a2", "copy"), ("snap-b1", "copy")]
+    assert decisions[0].reason == "newest snapshot, not yet in eu-central-1"
+
+
+def test_a_snapshot_already_copied_is_not_copied_again() -> None:
+    source = [snap("snap-a2", NOW - timedelta(days=1))]
+    decisions = plan_dr_copies(source, [dr_copy("snap-dr", "snap-a2")], dr_policy())
+    assert [(d.resource, d.action, d.reason) for d in decisions] == [("snap-a2", "skip", "already copied as snap-dr")]
+
+
+def test_never_more_than_max_in_flight_copies_pending_in_the_dr_region() -> None:
+    source = [snap(f"snap-{i:02d}", NOW, f"vol-{i:02d}") for i in range(25)]
+    pending = [dr_copy(f"snap-dr{i}", f"snap-old{i}", f"vol-{i:02d}", state="pending") for i in range(5)]
+    decisions = plan_dr_copies(source, pending, dr_policy(20))
+    assert sum(d.action == "copy" for d in decisions) == 15
+    assert sum(d.reason == "20 copies already in flight" for d in decisions) == 10
+
+
+def test_without_a_dr_region_nothing_is_planned() -> None:
+    assert plan_dr_copies([snap("snap-a", NOW)], [], Policy(name=POLICY)) == []
+
+
+@given(snapshot_lists(max_size=40), snapshot_lists(max_size=20), st.integers(1, 20))
+def test_copies_are_capped_and_only_ever_of_a_volume_newest_completed_snapshot(
+    source: list[SnapshotView], dr: list[SnapshotView], cap: int
+) -> None:
+    decisions = plan_dr_copies(source, dr, dr_policy(cap))
+    copies = [d for d in decisions if d.action == "copy"]
+    pending = sum(1 for s in dr if s.owned_by(POLICY) and s.state == "pending")
+    assert len(copies) <= max(0, cap - pending)
+    for d in copies:
+        completed = [s for s in source if s.volume_id == d.volume_id and s.owned_by(POLICY) and s.state == "completed"]
+        assert d.resource == max(completed, key=lambda s: (s.start_time, s.snapshot_id)).snapshot_id
+    assert len({d.volume_id for d in decisions}) == len(decisions)
