@@ -30,18 +30,15 @@ from shared.observability import logger
 from shared.report import Action, UnitResult
 
 MAX_TAGS = 50
+MAX_TAG_VALUE = 256
 PAST = {"create": "created", "delete": "deleted", "copy": "copied"}
 
 
 def snapshot_tags(volume: VolumeView, policy: Policy, now: datetime) -> list[dict[str, str]]:
     """Tags of a new snapshot: the volume's (less ``aws:*`` and our own), a Name, and the ownership tags."""
-    own = {
-        MANAGED_TAG: "true",
-        POLICY_TAG: policy.name,
-        VOLUME_TAG: volume.volume_id,
-        "Name": f"{volume.tags.get('Name') or volume.volume_id} "
-        f"{period_key(now, policy.period, policy.retention.zone)}",
-    }
+    suffix = f" {period_key(now, policy.period, policy.retention.zone)}"
+    name = (volume.tags.get("Name") or volume.volume_id)[: MAX_TAG_VALUE - len(suffix)] + suffix
+    own = {MANAGED_TAG: "true", POLICY_TAG: policy.name, VOLUME_TAG: volume.volume_id, "Name": name}
     inherited = {
         k: v
         for k, v in sorted(volume.tags.items())
@@ -52,10 +49,12 @@ def snapshot_tags(volume: VolumeView, policy: Policy, now: datetime) -> list[dic
 
 
 def copy_tags(source_tags: Mapping[str, str], source_id: str, source_region: str) -> list[dict[str, str]]:
-    """Tags of a DR copy: the source's tags (ownership included) and where it came from."""
-    tags = {k: v for k, v in source_tags.items() if not k.startswith("aws:")}
-    tags |= {SOURCE_SNAPSHOT_TAG: source_id, SOURCE_REGION_TAG: source_region}
-    return [{"Key": k, "Value": v} for k, v in list(tags.items())[-MAX_TAGS:]]
+    """Tags of a DR copy: the source's ownership tags, where it came from, then as many other tags as fit."""
+    own = {k: v for k, v in source_tags.items() if k.startswith(TAG_PREFIX)}
+    own |= {SOURCE_SNAPSHOT_TAG: source_id, SOURCE_REGION_TAG: source_region}
+    inherited = sorted((k, v) for k, v in source_tags.items() if not k.startswith(("aws:", TAG_PREFIX)))
+    tags = dict(inherited[: MAX_TAGS - len(own)]) | own
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 class Mutator:
