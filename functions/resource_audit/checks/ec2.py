@@ -1,0 +1,371 @@
+"""EC2 and EBS checks, per (account, region)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from functions.resource_audit import prices
+from functions.resource_audit.checks.base import (
+    CheckEnv,
+    Inventory,
+    Outcome,
+    age_days,
+    check,
+    money,
+    stopped_at,
+    tags_of,
+)
+
+
+def _volume(inv: Inventory, v: dict[str, Any], status: str, evidence: str, saving: float | None = None) -> Outcome:
+    return Outcome(
+        resource=v["VolumeId"],
+        resource_type="volume",
+        status=status,  # type: ignore[arg-type]
+        evidence=evidence,
+        arn=inv.arn("ec2", f"volume/{v['VolumeId']}"),
+        saving=saving,
+        tags=tags_of(v.get("Tags")),
+    )
+
+
+def _snapshot(inv: Inventory, s: dict[str, Any], status: str, evidence: str, saving: float | None = None) -> Outcome:
+    return Outcome(
+        resource=s["SnapshotId"],
+        resource_type="snapshot",
+        status=status,  # type: ignore[arg-type]
+        evidence=evidence,
+        arn=inv.arn("ec2", f"snapshot/{s['SnapshotId']}", account=False),
+        saving=saving,
+        tags=tags_of(s.get("Tags")),
+    )
+
+
+def _instance(inv: Inventory, i: dict[str, Any], status: str, evidence: str, saving: float | None = None) -> Outcome:
+    return Outcome(
+        resource=i["InstanceId"],
+        resource_type="instance",
+        status=status,  # type: ignore[arg-type]
+        evidence=evidence,
+        arn=inv.arn("ec2", f"instance/{i['InstanceId']}"),
+        saving=saving,
+        tags=tags_of(i.get("Tags")),
+    )
+
+
+@check(
+    id="ebs-volume-unattached",
+    title="EBS volume not attached to any instance",
+    category="cost",
+    severity="medium",
+    scope="region",
+    needs=("volumes",),
+    looks_at="DescribeVolumes: volumes in state 'available'",
+    remediation="Snapshot the volume if its data matters, then delete it.",
+)
+def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for v in inv["volumes"]:
+        size, kind = int(v.get("Size", 0)), v.get("VolumeType", "gp2")
+        if v.get("State") == "available":
+            cost = money(prices.volume_month(kind, size))
+            yield _volume(inv, v, "FAIL", f"unattached {kind} volume of {size} GiB", cost)
+        else:
+            yield _volume(inv, v, "PASS", f"state {v.get('State')}")
+
+
+@check(
+    id="ebs-volume-gp2",
+    title="EBS volume is gp2 (gp3 costs 20% less)",
+    category="cost",
+    severity="low",
+    scope="region",
+    needs=("volumes",),
+    looks_at="DescribeVolumes: VolumeType gp2",
+    remediation="Modify the volume to gp3 in place (no downtime); set IOPS/throughput if it needs more than the "
+    "gp3 baseline of 3000 IOPS and 125 MiB/s.",
+)
+def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for v in inv["volumes"]:
+        size = int(v.get("Size", 0))
+        if v.get("VolumeType") == "gp2":
+            yield _volume(inv, v, "FAIL", f"gp2, {size} GiB", money(prices.gp3_saving(size)))
+        else:
+            yield _volume(inv, v, "PASS", f"type {v.get('VolumeType')}")
+
+
+@check(
+    id="ebs-volume-unencrypted",
+    title="EBS volume is not encrypted",
+    category="security",
+    severity="medium",
+    scope="region",
+    needs=("volumes",),
+    looks_at="DescribeVolumes: Encrypted",
+    remediation="Snapshot the volume, copy the snapshot with encryption, create a volume from it and swap it in; "
+    "turn on EBS encryption by default so new volumes are encrypted.",
+)
+def volume_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for v in inv["volumes"]:
+        if v.get("Encrypted"):
+            yield _volume(inv, v, "PASS", "encrypted")
+        else:
+            yield _volume(inv, v, "FAIL", "not encrypted")
+
+
+@check(
+    id="ebs-encryption-by-default",
+    title="EBS encryption by default is off in the region",
+    category="security",
+    severity="medium",
+    scope="region",
+    needs=("ebs_default_encryption",),
+    looks_at="GetEbsEncryptionByDefault",
+    remediation="EC2 console > Settings > EBS encryption > Always encrypt new EBS volumes "
+    "(aws ec2 enable-ebs-encryption-by-default), in every region in use.",
+)
+def encryption_by_default(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    on = bool(inv["ebs_default_encryption"])
+    yield Outcome(
+        resource="ebs-encryption-by-default",
+        resource_type="region-setting",
+        status="PASS" if on else "FAIL",
+        evidence="enabled" if on else "disabled",
+        arn=None,
+    )
+
+
+@check(
+    id="ebs-snapshot-old",
+    title="EBS snapshot older than the age threshold",
+    category="cost",
+    severity="low",
+    scope="region",
+    needs=("snapshots",),
+    looks_at="DescribeSnapshots (OwnerIds=self): StartTime against thresholds.snapshot_max_age_days",
+    remediation="Delete snapshots nobody needs, or archive them (standard -> archive tier costs 75% less); "
+    "let a rotation policy (the snapshot-rotation task, or DLM) keep the rest in check.",
+)
+def snapshot_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    limit = env.params.thresholds.snapshot_max_age_days
+    for s in inv["snapshots"]:
+        age = age_days(s["StartTime"], env.now)
+        if age > limit:
+            saving = money(prices.snapshot_month(int(s.get("VolumeSize", 0))))
+            yield _snapshot(inv, s, "FAIL", f"{age} days old (limit {limit})", saving)
+        else:
+            yield _snapshot(inv, s, "PASS", f"{age} days old")
+
+
+def _ami_snapshot_ids(images: list[dict[str, Any]]) -> set[str]:
+    return {
+        bdm["Ebs"]["SnapshotId"]
+        for image in images
+        for bdm in image.get("BlockDeviceMappings", [])
+        if bdm.get("Ebs", {}).get("SnapshotId")
+    }
+
+
+@check(
+    id="ebs-snapshot-orphan",
+    title="EBS snapshot of a deleted volume, used by no AMI",
+    category="cost",
+    severity="low",
+    scope="region",
+    needs=("snapshots", "volumes", "images"),
+    looks_at="DescribeSnapshots, DescribeVolumes, DescribeImages (Owners=self): volume gone, no AMI uses it",
+    remediation="Delete the snapshot if nothing will be restored from it; otherwise tag who owns it.",
+)
+def snapshot_orphan(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    volumes = {v["VolumeId"] for v in inv["volumes"]}
+    in_ami = _ami_snapshot_ids(inv["images"])
+    for s in inv["snapshots"]:
+        vid = s.get("VolumeId", "")
+        if s["SnapshotId"] in in_ami:
+            yield _snapshot(inv, s, "PASS", "used by an AMI")
+        elif vid in volumes:
+            yield _snapshot(inv, s, "PASS", f"volume {vid} exists")
+        else:
+            saving = money(prices.snapshot_month(int(s.get("VolumeSize", 0))))
+            yield _snapshot(inv, s, "FAIL", f"volume {vid or '(none)'} is gone and no AMI uses it", saving)
+
+
+@check(
+    id="ebs-snapshot-public",
+    title="EBS snapshot is public",
+    category="security",
+    severity="critical",
+    scope="region",
+    needs=("snapshots", "public_snapshots"),
+    looks_at="DescribeSnapshots (OwnerIds=self, RestorableByUserIds=all): one server-side filtered listing",
+    remediation="Remove the 'all' group from the snapshot's createVolumePermission "
+    "(aws ec2 modify-snapshot-attribute --operation-type remove --group-names all); "
+    "turn on Block public access for EBS snapshots in the region.",
+)
+def snapshot_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    public = set(inv["public_snapshots"])
+    for s in inv["snapshots"]:
+        if s["SnapshotId"] in public:
+            yield _snapshot(inv, s, "FAIL", "anyone can create a volume from it")
+        else:
+            yield _snapshot(inv, s, "PASS", "not public")
+
+
+@check(
+    id="ebs-snapshot-unencrypted",
+    title="EBS snapshot is not encrypted",
+    category="security",
+    severity="medium",
+    scope="region",
+    needs=("snapshots",),
+    looks_at="DescribeSnapshots: Encrypted",
+    remediation="Copy the snapshot with encryption (aws ec2 copy-snapshot --encrypted) and delete the original.",
+)
+def snapshot_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for s in inv["snapshots"]:
+        if s.get("Encrypted"):
+            yield _snapshot(inv, s, "PASS", "encrypted")
+        else:
+            yield _snapshot(inv, s, "FAIL", "not encrypted")
+
+
+@check(
+    id="ebs-volume-no-recent-snapshot",
+    title="In-use EBS volume has no recent snapshot",
+    category="reliability",
+    severity="medium",
+    scope="region",
+    needs=("volumes", "snapshots"),
+    looks_at="DescribeVolumes (in-use) and DescribeSnapshots: newest completed snapshot of each volume against "
+    "thresholds.volume_snapshot_max_age_days",
+    remediation="Tag the volume for the snapshot-rotation task (Backup=true) or an AWS Backup / DLM policy.",
+)
+def volume_no_recent_snapshot(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    limit = env.params.thresholds.volume_snapshot_max_age_days
+    newest: dict[str, int] = {}
+    for s in inv["snapshots"]:
+        if s.get("State", "completed") == "completed" and s.get("VolumeId"):
+            age = age_days(s["StartTime"], env.now)
+            newest[s["VolumeId"]] = min(age, newest.get(s["VolumeId"], age))
+    for v in inv["volumes"]:
+        if v.get("State") != "in-use":
+            continue
+        newest_age = newest.get(v["VolumeId"])
+        if newest_age is None:
+            yield _volume(inv, v, "FAIL", "no snapshot at all")
+        elif newest_age > limit:
+            yield _volume(inv, v, "FAIL", f"newest snapshot is {newest_age} days old (limit {limit})")
+        else:
+            yield _volume(inv, v, "PASS", f"newest snapshot is {newest_age} days old")
+
+
+@check(
+    id="ec2-eip-unused",
+    title="Elastic IP not associated with anything",
+    category="cost",
+    severity="medium",
+    scope="region",
+    needs=("addresses",),
+    looks_at="DescribeAddresses: no AssociationId",
+    remediation="Release the address (aws ec2 release-address) unless it is allow-listed somewhere.",
+)
+def eip_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for a in inv["addresses"]:
+        rid = a.get("AllocationId") or a.get("PublicIp", "")
+        used = a.get("AssociationId") or a.get("InstanceId") or a.get("NetworkInterfaceId")
+        yield Outcome(
+            resource=rid,
+            resource_type="elastic-ip",
+            status="PASS" if used else "FAIL",
+            evidence=f"{a.get('PublicIp')} associated" if used else f"{a.get('PublicIp')} not associated",
+            arn=inv.arn("ec2", f"elastic-ip/{rid}"),
+            saving=None if used else money(prices.idle_ip_month()),
+            tags=tags_of(a.get("Tags")),
+        )
+
+
+@check(
+    id="ec2-instance-stopped-long",
+    title="EC2 instance stopped for longer than the threshold",
+    category="cost",
+    severity="low",
+    scope="region",
+    needs=("instances", "volumes"),
+    looks_at="DescribeInstances (state stopped): stop time from StateTransitionReason against "
+    "thresholds.instance_stopped_days; its volumes still cost money",
+    remediation="Create an AMI (or snapshots) and terminate the instance, or start using it again.",
+)
+def instance_stopped_long(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    limit = env.params.thresholds.instance_stopped_days
+    by_instance: dict[str, float] = {}
+    for v in inv["volumes"]:
+        for att in v.get("Attachments", []):
+            cost = prices.volume_month(v.get("VolumeType", "gp2"), int(v.get("Size", 0)))
+            by_instance[att.get("InstanceId", "")] = by_instance.get(att.get("InstanceId", ""), 0.0) + cost
+    for i in inv["instances"]:
+        state = i.get("State", {}).get("Name")
+        if state != "stopped":
+            yield _instance(inv, i, "PASS", f"state {state}")
+            continue
+        since = stopped_at(i.get("StateTransitionReason"))
+        if since is None:
+            yield _instance(inv, i, "PASS", "stopped; stop time not reported")
+            continue
+        days = (env.now - since).days
+        if days > limit:
+            saving = money(by_instance.get(i["InstanceId"], 0.0))
+            yield _instance(inv, i, "FAIL", f"stopped {days} days ago (limit {limit})", saving)
+        else:
+            yield _instance(inv, i, "PASS", f"stopped {days} days ago")
+
+
+@check(
+    id="ec2-instance-imdsv1",
+    title="EC2 instance allows IMDSv1",
+    category="security",
+    severity="high",
+    scope="region",
+    needs=("instances",),
+    looks_at="DescribeInstances: MetadataOptions.HttpTokens is not 'required' while the endpoint is enabled",
+    remediation="aws ec2 modify-instance-metadata-options --http-tokens required (check the software on it uses "
+    "IMDSv2 first); set the account default with modify-instance-metadata-defaults.",
+)
+def instance_imdsv1(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for i in inv["instances"]:
+        meta = i.get("MetadataOptions", {})
+        if meta.get("HttpEndpoint", "enabled") == "disabled":
+            yield _instance(inv, i, "PASS", "metadata endpoint disabled")
+        elif meta.get("HttpTokens") == "required":
+            yield _instance(inv, i, "PASS", "IMDSv2 required")
+        else:
+            yield _instance(inv, i, "FAIL", f"HttpTokens={meta.get('HttpTokens', 'optional')}")
+
+
+@check(
+    id="ec2-ami-old-unused",
+    title="AMI older than the threshold and used by no instance",
+    category="cost",
+    severity="low",
+    scope="region",
+    needs=("images", "instances"),
+    looks_at="DescribeImages (Owners=self) and DescribeInstances: CreationDate against thresholds.ami_max_age_days",
+    remediation="Deregister the AMI and delete its snapshots (or disable/deprecate it if it must stay findable).",
+)
+def ami_old_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    limit = env.params.thresholds.ami_max_age_days
+    used = {i.get("ImageId") for i in inv["instances"]}
+    for image in inv["images"]:
+        iid = image["ImageId"]
+        age = age_days(image.get("CreationDate") or env.now, env.now)
+        size = sum(int(b.get("Ebs", {}).get("VolumeSize", 0)) for b in image.get("BlockDeviceMappings", []))
+        fail = age > limit and iid not in used
+        evidence = f"{age} days old, " + ("used by an instance" if iid in used else "used by no instance")
+        yield Outcome(
+            resource=iid,
+            resource_type="image",
+            status="FAIL" if fail else "PASS",
+            evidence=evidence,
+            arn=inv.arn("ec2", f"image/{iid}", account=False),
+            saving=money(prices.snapshot_month(size)) if fail else None,
+            tags=tags_of(image.get("Tags")),
+        )

@@ -1,0 +1,163 @@
+"""The audit report: one typed, versioned model that the JSON, CSV and HTML renderings all come from."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.resource_audit.models import CATEGORIES, SEVERITIES, STATUSES, Category, Severity, Status
+
+SCHEMA = "devops-tasks/resource-audit"
+SCHEMA_VERSION = 1
+"""Bumped on any change a reader of the JSON would notice (renamed or removed fields); new fields keep it."""
+
+
+class CheckInfo(BaseModel):
+    """What a check is: shipped in every report so a reader needs nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    title: str
+    category: Category
+    severity: Severity
+    scope: str
+    remediation: str
+
+
+class Finding(BaseModel):
+    """One check on one resource (or on one scope, for account and region settings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check_id: str
+    title: str
+    category: Category
+    severity: Severity
+    status: Status
+    account: str
+    region: str
+    resource_type: str
+    resource: str
+    arn: str | None = None
+    evidence: str
+    monthly_saving_usd: float | None = None
+    suppressed_by: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity across runs: the same check on the same resource in the same place."""
+        return f"{self.check_id}|{self.account}|{self.region}|{self.resource}"
+
+    @property
+    def scope(self) -> tuple[str, str, str]:
+        return (self.check_id, self.account, self.region)
+
+
+class ExpiredSuppression(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str
+    resource: str
+    reason: str
+    expires: date
+    matched: int = Field(description="findings it would have suppressed")
+
+
+class Diff(BaseModel):
+    """What changed since the previous report: what an on-call person reads first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    previous_run_id: str | None = None
+    previous_generated_at: datetime | None = None
+    new: list[Finding] = Field(default_factory=list, description="failing now, not failing last time")
+    resolved: list[Finding] = Field(default_factory=list, description="failing last time (as it was), not now")
+    still_open: int = 0
+
+    @property
+    def new_keys(self) -> set[str]:
+        return {f.key for f in self.new}
+
+
+class Summary(BaseModel):
+    """Counts of failing findings (FAIL) by severity, category, region and account; statuses of all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by_status: dict[str, int]
+    by_severity: dict[str, int]
+    by_category: dict[str, int]
+    by_region: dict[str, int]
+    by_account: dict[str, int]
+    monthly_saving_usd: float
+    checks_run: int
+    checks_in_error: list[str]
+
+
+class PriceSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    as_of: str
+    note: str
+
+
+class AuditReport(BaseModel):
+    """The whole audit of one run. Field order is the reading order of the JSON: summary and diff first."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_name: str = Field(default=SCHEMA, alias="schema")
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    generated_at: datetime
+    complete: bool = True
+    accounts: list[str]
+    regions: list[str]
+    summary: Summary
+    diff: Diff
+    expired_suppressions: list[ExpiredSuppression] = Field(default_factory=list)
+    prices: PriceSource
+    checks: list[CheckInfo]
+    findings: list[Finding]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> AuditReport:
+        return cls.model_validate_json(raw)
+
+
+def summarize(findings: list[Finding], checks_run: int) -> Summary:
+    """Counts for the summary: statuses of every finding; severity, category, region, account of FAILs."""
+    failing = [f for f in findings if f.status == "FAIL"]
+    statuses = Counter(f.status for f in findings)
+    severities = Counter(f.severity for f in failing)
+    categories = Counter(f.category for f in failing)
+    return Summary(
+        by_status={s: statuses.get(s, 0) for s in STATUSES},
+        by_severity={s: severities.get(s, 0) for s in SEVERITIES},
+        by_category={c: categories.get(c, 0) for c in CATEGORIES},
+        by_region=dict(sorted(Counter(f.region for f in failing).items())),
+        by_account=dict(sorted(Counter(f.account for f in failing).items())),
+        monthly_saving_usd=round(sum(f.monthly_saving_usd or 0.0 for f in failing), 2),
+        checks_run=checks_run,
+        checks_in_error=sorted({f.check_id for f in findings if f.status == "ERROR"}),
+    )
+
+
+def sort_key(finding: Finding) -> tuple[Any, ...]:
+    """Failing first, then by severity, check, account, region, resource: a stable reading order."""
+    return (
+        STATUSES.index(finding.status),
+        SEVERITIES.index(finding.severity),
+        finding.check_id,
+        finding.account,
+        finding.region,
+        finding.resource,
+    )

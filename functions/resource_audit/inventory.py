@@ -1,0 +1,274 @@
+"""Read-only inventory: one paginated listing per resource type per region, IAM through the credential report,
+per-bucket S3 reads in parallel (the public-access reads skipped when the account's Block Public Access settles
+them). A listing that fails is recorded as that source's error; the checks that need it report ERROR.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.resource_audit.checks.base import Inventory, SourceError
+from functions.resource_audit.checks.s3 import blocks_all
+from shared.aws import Clients, error_code
+from shared.observability import logger
+
+PAGE = 1000
+LIVE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+ALL_USERS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+BUCKET_FIELD_OF_CHECK = {
+    "s3-bucket-public": "public",
+    "s3-bucket-encryption": "encryption",
+    "s3-bucket-versioning": "versioning",
+    "s3-bucket-lifecycle": "lifecycle",
+    "tags-required-s3": "tags",
+}
+REPORT_POLLS = 10
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _catch(fn: Callable[[], Any]) -> Any:
+    """The value, or a SourceError for an AWS error (throttling past botocore's retries included)."""
+    try:
+        return fn()
+    except (ClientError, BotoCoreError) as exc:
+        return SourceError(error_code(exc), str(exc))
+
+
+def _fetch(inv: Inventory, name: str, fn: Callable[[], Any]) -> None:
+    value = _catch(fn)
+    if isinstance(value, SourceError):
+        logger.warning("listing failed", source=name, account=inv.account, region=inv.region, error_code=value.code)
+        inv.errors[name] = value
+    else:
+        inv.data[name] = value
+
+
+def _pages(client: Any, op: str, key: str, **params: Any) -> list[Any]:
+    return [item for page in client.get_paginator(op).paginate(**params) for item in page.get(key, [])]
+
+
+def _regional_listers(ec2: Any, logs: Any) -> dict[str, Callable[[], Any]]:
+    cfg = {"PaginationConfig": {"PageSize": PAGE}}
+    return {
+        "volumes": lambda: _pages(ec2, "describe_volumes", "Volumes", PaginationConfig={"PageSize": 500}),
+        "snapshots": lambda: _pages(ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"], **cfg),
+        "public_snapshots": lambda: [
+            s["SnapshotId"]
+            for s in _pages(
+                ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"], RestorableByUserIds=["all"], **cfg
+            )
+        ],
+        "images": lambda: _pages(
+            ec2, "describe_images", "Images", Owners=["self"], IncludeDeprecated=True, IncludeDisabled=True, **cfg
+        ),
+        "instances": lambda: [
+            inst
+            for r in _pages(
+                ec2,
+                "describe_instances",
+                "Reservations",
+                Filters=[{"Name": "instance-state-name", "Values": LIVE_STATES}],
+                **cfg,
+            )
+            for inst in r.get("Instances", [])
+        ],
+        "addresses": lambda: ec2.describe_addresses().get("Addresses", []),
+        "security_groups": lambda: _pages(ec2, "describe_security_groups", "SecurityGroups", **cfg),
+        "network_interfaces": lambda: _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", **cfg),
+        "ebs_default_encryption": lambda: bool(ec2.get_ebs_encryption_by_default().get("EbsEncryptionByDefault")),
+        "log_groups": lambda: _pages(logs, "describe_log_groups", "logGroups", PaginationConfig={"PageSize": 50}),
+    }
+
+
+def regional(clients: Clients, account: str, region: str, needs: Iterable[str]) -> Inventory:
+    """The listings of one (account, region) that the enabled checks need."""
+    inv = Inventory(account=account, region=region, partition=partition_of(region))
+    listers = _regional_listers(clients.client("ec2", region), clients.client("logs", region))
+    for name in sorted(needs):
+        _fetch(inv, name, listers[name])
+    return inv
+
+
+def account_wide(
+    clients: Clients,
+    account: str,
+    home_region: str,
+    needs: Iterable[str],
+    bucket_fields: set[str],
+    *,
+    max_workers: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Inventory:
+    """The account-wide sources: S3 (account setting and buckets), IAM, CloudTrail."""
+    needs = set(needs)
+    inv = Inventory(account=account, region="global", partition=partition_of(home_region))
+    s3control = clients.client("s3control", home_region)
+    if "account_public_access_block" in needs or "public" in bucket_fields:
+        _fetch(inv, "account_public_access_block", lambda: _account_bpa(s3control, account))
+    if "buckets" in needs:
+        fields = set(bucket_fields)
+        if blocks_all(inv.data.get("account_public_access_block")):
+            fields.discard("public")
+        _fetch(inv, "buckets", lambda: _buckets(clients, home_region, fields, max_workers))
+    iam = clients.client("iam", home_region)
+    if needs & {"credential_report", "root"}:
+        _fetch(inv, "credential_report", lambda: credential_report(iam, sleep))
+        if "root" in needs:
+            _fetch(inv, "root", lambda: _root(iam, inv))
+    if "password_policy" in needs:
+        _fetch(inv, "password_policy", lambda: _password_policy(iam))
+    if "trails" in needs:
+        _fetch(inv, "trails", lambda: _trails(clients, home_region))
+    return inv
+
+
+def _account_bpa(s3control: Any, account: str) -> dict[str, Any] | None:
+    try:
+        config: dict[str, Any] = s3control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return None
+        raise
+    return config
+
+
+def _absent(call: Callable[[], Any], *codes: str, default: Any = None) -> Any:
+    """The call's result, or ``default`` when AWS says the configuration does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in codes:
+            return default
+        raise
+
+
+def _bucket_region(s3: Any, raw: dict[str, Any]) -> str:
+    if raw.get("BucketRegion"):
+        return str(raw["BucketRegion"])
+    where = s3.get_bucket_location(Bucket=raw["Name"]).get("LocationConstraint")
+    if not where:
+        return "us-east-1"
+    return "eu-west-1" if where == "EU" else str(where)
+
+
+def _bucket_reads(s3: Any, name: str) -> dict[str, Callable[[], Any]]:
+    def public() -> dict[str, Any]:
+        block = _absent(
+            lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+            "NoSuchPublicAccessBlockConfiguration",
+        )
+        if blocks_all(block):
+            return {"block": block}
+        status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
+        grants = s3.get_bucket_acl(Bucket=name).get("Grants", [])
+        return {
+            "block": block,
+            "policy_public": bool((status or {}).get("IsPublic")),
+            "acl_public": any(g.get("Grantee", {}).get("URI") in ALL_USERS for g in grants),
+        }
+
+    return {
+        "tags": lambda: {
+            t["Key"]: t["Value"]
+            for t in _absent(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet", default=[])
+        },
+        "encryption": lambda: _absent(
+            lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"],
+            "ServerSideEncryptionConfigurationNotFoundError",
+        ),
+        "versioning": lambda: s3.get_bucket_versioning(Bucket=name).get("Status"),
+        "lifecycle": lambda: _absent(
+            lambda: s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"], "NoSuchLifecycleConfiguration"
+        ),
+        "public": public,
+    }
+
+
+def _buckets(clients: Clients, home_region: str, fields: set[str], max_workers: int) -> list[dict[str, Any]]:
+    home = clients.client("s3", home_region)
+    listed = _pages(home, "list_buckets", "Buckets", PaginationConfig={"PageSize": PAGE})
+
+    def read(raw: dict[str, Any]) -> dict[str, Any]:
+        bucket: dict[str, Any] = {"Name": raw["Name"], "CreationDate": raw.get("CreationDate")}
+        region = _catch(lambda: _bucket_region(home, raw))
+        if isinstance(region, SourceError):
+            bucket["Region"] = None
+            bucket.update(dict.fromkeys(fields, region))
+            return bucket
+        bucket["Region"] = region
+        reads = _bucket_reads(clients.client("s3", region), raw["Name"])
+        for f in sorted(fields):
+            bucket[f] = _catch(reads[f])
+        return bucket
+
+    if not listed or not fields:
+        return [{"Name": b["Name"], "Region": b.get("BucketRegion")} for b in listed]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(listed)), thread_name_prefix="bucket") as pool:
+        return list(pool.map(read, listed))
+
+
+def credential_report(iam: Any, sleep: Callable[[float], None]) -> list[dict[str, str]]:
+    """Generate (or reuse a recent) credential report and read it: a few calls however many users."""
+    for attempt in range(REPORT_POLLS):
+        state = iam.generate_credential_report().get("State")
+        if state == "COMPLETE":
+            break
+        sleep(min(2.0 * (attempt + 1), 10.0))
+    content = iam.get_credential_report()["Content"]
+    text = content.decode() if isinstance(content, bytes) else str(content)
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _root(iam: Any, inv: Inventory) -> dict[str, Any]:
+    """Root MFA and keys from the report's root row; from GetAccountSummary where the report has none."""
+    rows = inv.data.get("credential_report") or []
+    for row in rows:
+        if row.get("user") == "<root_account>":
+            keys = any((row.get(f"access_key_{n}_active") or "").lower() == "true" for n in (1, 2))
+            return {"mfa": row.get("mfa_active", "").lower() == "true", "keys": keys, "source": "credential report"}
+    summary = iam.get_account_summary()["SummaryMap"]
+    return {
+        "mfa": bool(summary.get("AccountMFAEnabled")),
+        "keys": bool(summary.get("AccountAccessKeysPresent")),
+        "source": "account summary",
+    }
+
+
+def _password_policy(iam: Any) -> dict[str, Any] | None:
+    policy: dict[str, Any] | None = _absent(lambda: iam.get_account_password_policy()["PasswordPolicy"], "NoSuchEntity")
+    return policy
+
+
+def _trails(clients: Clients, home_region: str) -> list[dict[str, Any]]:
+    trails = clients.client("cloudtrail", home_region).describe_trails(includeShadowTrails=True).get("trailList", [])
+    out = []
+    seen: set[str] = set()
+    for trail in trails:
+        arn = trail.get("TrailARN", trail.get("Name", ""))
+        if arn in seen:
+            continue
+        seen.add(arn)
+        status: Any = None
+        if trail.get("IsMultiRegionTrail"):
+            client = clients.client("cloudtrail", trail.get("HomeRegion") or home_region)
+            status = _catch(partial(client.get_trail_status, Name=arn))
+        out.append({"trail": trail, "status": status})
+    return out

@@ -1,0 +1,87 @@
+"""Input of the resource audit task: thresholds, required tags, which checks run, and suppressions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.inputs import TaskSettings
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Category = Literal["cost", "security", "reliability"]
+Status = Literal["FAIL", "PASS", "ERROR", "SUPPRESSED"]
+TaggedType = Literal["instance", "volume", "snapshot", "security-group", "bucket"]
+
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+CATEGORIES: tuple[Category, ...] = ("cost", "security", "reliability")
+STATUSES: tuple[Status, ...] = ("FAIL", "ERROR", "SUPPRESSED", "PASS")
+IGNORE_TAG = "devops-tasks:audit-ignore"
+DEFAULT_TAGGED: tuple[TaggedType, ...] = ("instance", "volume", "bucket")
+
+
+class Thresholds(BaseModel):
+    """Ages, ports and lengths the checks compare against."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot_max_age_days: int = Field(default=365, ge=1, description="a snapshot older than this is old")
+    volume_snapshot_max_age_days: int = Field(default=7, ge=1, description="an in-use volume needs a newer snapshot")
+    instance_stopped_days: int = Field(default=30, ge=1, description="stopped longer than this: terminate or image")
+    ami_max_age_days: int = Field(default=180, ge=1, description="an AMI older than this, used by no instance")
+    access_key_max_age_days: int = Field(default=90, ge=1)
+    credentials_unused_days: int = Field(default=90, ge=1, description="a password or key unused this long")
+    admin_ports: list[int] = Field(default_factory=lambda: [22, 3389], min_length=1)
+    password_min_length: int = Field(default=14, ge=8, le=128)
+
+    @field_validator("admin_ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        bad = [p for p in value if not 0 <= p <= 65535]
+        if bad:
+            raise ValueError(f"not a port: {bad}")
+        return sorted(set(value))
+
+
+class Suppression(BaseModel):
+    """Accept a finding on purpose: (check, resource pattern), a reason, and a date after which it stops applying."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str = Field(min_length=1, description="a check id, or * for every check")
+    resource: str = Field(min_length=1, description="fnmatch pattern on the resource id or ARN, e.g. vol-0ab*")
+    reason: str = Field(min_length=3)
+    expires: date = Field(description="last day (UTC) on which the suppression applies")
+
+
+class ResourceAuditInput(TaskSettings):
+    """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
+
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    required_tags: list[str] = Field(default_factory=lambda: ["Owner"], description="empty disables the tag check")
+    tagged_types: list[TaggedType] = Field(
+        default_factory=lambda: list(DEFAULT_TAGGED), description="resource types the tag check reads"
+    )
+    checks: list[str] = Field(default_factory=list, description="run only these check ids (empty: all)")
+    skip_checks: list[str] = Field(default_factory=list, description="check ids not to run")
+    suppressions: list[Suppression] = Field(default_factory=list)
+    ignore_tag: str = Field(default=IGNORE_TAG, min_length=1, description="tag whose value lists check ids to ignore")
+    include_passes: bool = Field(default=True, description="keep PASS findings in the reports")
+    compare_with_previous: bool = Field(default=True, description="diff against the previous report (latest key)")
+    presign_seconds: int = Field(default=86_400, ge=60, le=604_800, description="lifetime of the SNS link")
+    fail_on_check_error: bool = Field(
+        default=False, description="also fail the invocation when a check ends in ERROR (it is always reported)"
+    )
+    local_dir: str | None = Field(default=None, description="also write the three formats here (local runs)")
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> ResourceAuditInput:
+        from functions.resource_audit.checks import CHECKS
+
+        known = {c.id for c in CHECKS}
+        unknown = sorted({*self.checks, *self.skip_checks} - known)
+        unknown += sorted({s.check for s in self.suppressions if s.check != "*"} - known)
+        if unknown:
+            raise ValueError(f"unknown check id(s): {', '.join(unknown)}")
+        return self

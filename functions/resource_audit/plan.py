@@ -1,0 +1,177 @@
+"""Pure audit logic: which checks run, checks over inventories, suppressions, and the diff with the last report.
+
+Never AWS, never the clock: inventories, settings and ``now`` come in; findings go out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fnmatch import fnmatchcase
+
+from functions.resource_audit.checks import CHECKS, Check
+from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, Scope
+from functions.resource_audit.findings import AuditReport, Diff, Finding
+from functions.resource_audit.models import ResourceAuditInput, Suppression
+
+GLOBAL = "global"
+"""The region label of account-wide findings (IAM, account settings, CloudTrail)."""
+
+
+def enabled_checks(params: ResourceAuditInput) -> list[Check]:
+    """The checks this run performs: ``checks`` (or all) less ``skip_checks``; tag checks need required tags."""
+    chosen = [c for c in CHECKS if (not params.checks or c.id in params.checks) and c.id not in params.skip_checks]
+    if not params.required_tags:
+        chosen = [c for c in chosen if not c.id.startswith("tags-required-")]
+    return chosen
+
+
+def sources_needed(checks: Iterable[Check], params: ResourceAuditInput, scope: Scope) -> set[str]:
+    return {name for c in checks if c.scope == scope for name in c.sources(params)}
+
+
+def scope_key(check: Check | Finding, account: str, region: str) -> str:
+    """What one check covers in one run of one unit: per region, or per account for account-wide checks."""
+    if isinstance(check, Check):
+        is_account = check.scope == "account"
+        check_id = check.id
+    else:
+        is_account = check.check_id in {c.id for c in CHECKS if c.scope == "account"}
+        check_id = check.check_id
+    return f"{check_id}|{account}|{'*' if is_account else region}"
+
+
+@dataclass
+class Evaluation:
+    """The findings of one scope, which check scopes ran cleanly, and how often each expired suppression matched."""
+
+    findings: list[Finding] = field(default_factory=list)
+    audited: set[str] = field(default_factory=set)
+    expired_hits: Counter[int] = field(default_factory=Counter)
+
+
+def evaluate(checks: Sequence[Check], inv: Inventory, env: CheckEnv, scope: Scope) -> Evaluation:
+    """Run every check of ``scope`` over one inventory.
+
+    A check whose listing failed gives one ERROR finding for the scope (never PASS); the other checks go on.
+    """
+    out = Evaluation()
+    for chk in checks:
+        if chk.scope != scope:
+            continue
+        failed = {name: inv.errors[name] for name in chk.sources(env.params) if name in inv.errors}
+        if failed:
+            evidence = "; ".join(f"{name}: {err}" for name, err in sorted(failed.items()))
+            out.findings.append(_finding(chk, inv, Outcome("*", "scope", "ERROR", f"could not list {evidence}")))
+            continue
+        out.audited.add(scope_key(chk, inv.account, inv.region))
+        for outcome in chk.run(inv, env):
+            if outcome.status == "PASS" and not env.params.include_passes:
+                continue
+            out.findings.append(_suppressed(chk, inv, outcome, env, out.expired_hits))
+    return out
+
+
+def _finding(chk: Check, inv: Inventory, o: Outcome, **extra: object) -> Finding:
+    fields: dict[str, object] = {
+        "check_id": chk.id,
+        "title": chk.title,
+        "category": chk.category,
+        "severity": chk.severity,
+        "status": o.status,
+        "account": inv.account,
+        "region": o.region or inv.region,
+        "resource_type": o.resource_type,
+        "resource": o.resource,
+        "arn": o.arn,
+        "evidence": o.evidence,
+        "monthly_saving_usd": o.saving,
+    }
+    return Finding.model_validate(fields | extra)
+
+
+def tag_ignores(value: str | None, check_id: str) -> bool:
+    """Whether an ignore tag's value (``id[,id...]``, ``*`` or ``all``) names this check."""
+    ids = {part.strip() for part in (value or "").split(",") if part.strip()}
+    return bool(ids & {check_id, "*", "all"})
+
+
+def matches(s: Suppression, check_id: str, resource: str, arn: str | None) -> bool:
+    if s.check not in (check_id, "*"):
+        return False
+    return fnmatchcase(resource, s.resource) or (arn is not None and fnmatchcase(arn, s.resource))
+
+
+def active(s: Suppression, today: date) -> bool:
+    """A suppression applies up to and including its expiry date (UTC)."""
+    return today <= s.expires
+
+
+def _suppressed(chk: Check, inv: Inventory, o: Outcome, env: CheckEnv, expired_hits: Counter[int]) -> Finding:
+    if o.status != "FAIL":
+        return _finding(chk, inv, o)
+    params = env.params
+    if tag_ignores(o.tags.get(params.ignore_tag), chk.id):
+        return _finding(chk, inv, o, status="SUPPRESSED", suppressed_by=f"tag {params.ignore_tag}")
+    today = env.now.date()
+    notes = []
+    for index, s in enumerate(params.suppressions):
+        if not matches(s, chk.id, o.resource, o.arn):
+            continue
+        if active(s, today):
+            return _finding(
+                chk, inv, o, status="SUPPRESSED", suppressed_by=f"config until {s.expires.isoformat()}: {s.reason}"
+            )
+        expired_hits[index] += 1
+        notes.append(f"suppression expired {s.expires.isoformat()} ({s.reason})")
+    if notes:
+        return _finding(chk, inv, o, evidence=f"{o.evidence}; {'; '.join(notes)}")
+    return _finding(chk, inv, o)
+
+
+def diff(previous: AuditReport | None, findings: Sequence[Finding], audited: set[str]) -> Diff:
+    """New, resolved and still-open failing findings against the previous report.
+
+    Resolved means: failing last time, and this run audited that check's scope cleanly and the resource no
+    longer fails (it passes, is suppressed, or is gone). A scope in ERROR now, or not audited this run, resolves
+    nothing.
+    """
+    failing_now = {f.key: f for f in findings if f.status == "FAIL"}
+    if previous is None:
+        return Diff(new=sorted(failing_now.values(), key=lambda f: f.key))
+    failing_before = {f.key: f for f in previous.findings if f.status == "FAIL"}
+    errored_now = {f.key for f in findings if f.status == "ERROR"}
+    new = [f for k, f in failing_now.items() if k not in failing_before]
+    resolved = [
+        f
+        for k, f in failing_before.items()
+        if k not in failing_now and k not in errored_now and scope_key(f, f.account, f.region) in audited
+    ]
+    return Diff(
+        previous_run_id=previous.run_id,
+        previous_generated_at=previous.generated_at,
+        new=sorted(new, key=lambda f: f.key),
+        resolved=sorted(resolved, key=lambda f: f.key),
+        still_open=len(set(failing_now) & set(failing_before)),
+    )
+
+
+def headline(report: AuditReport) -> list[str]:
+    """Short lines for people: what fails by severity, what changed, what it costs."""
+    s, d = report.summary, report.diff
+    fails = ", ".join(f"{k} {v}" for k, v in s.by_severity.items() if v) or "none"
+    since = f"since {d.previous_generated_at:%Y-%m-%d %H:%M}Z" if d.previous_generated_at else "(first report)"
+    lines = [
+        f"failing: {fails}; errors: {s.by_status.get('ERROR', 0)}; suppressed: {s.by_status.get('SUPPRESSED', 0)}",
+        f"{since}: {len(d.new)} new, {len(d.resolved)} resolved, {d.still_open} still open",
+        f"estimated savings: ${s.monthly_saving_usd:,.2f}/month",
+    ]
+    if s.checks_in_error:
+        lines.append("checks in error: " + ", ".join(s.checks_in_error))
+    return lines
+
+
+def when(now: datetime) -> str:
+    return now.strftime("%Y-%m-%d %H:%M UTC")

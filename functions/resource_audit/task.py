@@ -1,0 +1,190 @@
+"""The work of one (account, region), and the run-wide step that builds, diffs and writes the audit report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from functions.resource_audit import execute, inventory
+from functions.resource_audit.checks.base import CheckEnv
+from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
+from functions.resource_audit.html import to_html
+from functions.resource_audit.models import ResourceAuditInput
+from functions.resource_audit.plan import Evaluation, diff, enabled_checks, evaluate, headline, sources_needed
+from functions.resource_audit.prices import SOURCE
+from functions.resource_audit.render import to_csv, to_json
+from shared.observability import count_metrics, logger
+from shared.progress import advance
+from shared.report import UnitResult
+from shared.runner import RunContext, Task
+from shared.units import Unit
+
+NAME = "resource-audit"
+
+PERMISSIONS = frozenset(
+    {
+        "ec2:DescribeAddresses",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeVolumes",
+        "ec2:GetEbsEncryptionByDefault",
+        "logs:DescribeLogGroups",
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:GetTrailStatus",
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:GetAccountPasswordPolicy",
+        "iam:GetAccountSummary",
+        "s3:ListAllMyBuckets",
+        "s3:GetAccountPublicAccessBlock",
+        "s3:GetBucketLocation",
+        "s3:GetBucketTagging",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketVersioning",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetBucketPolicyStatus",
+        "s3:GetBucketAcl",
+        "s3:GetObject",
+    }
+)
+"""The IAM actions this task calls (besides shared.permissions): read-only, plus s3:GetObject on its own previous
+report in the reports bucket (also what the presigned link needs). serverless.yml grants exactly these."""
+
+STATE_KEY = "resource-audit"
+
+
+def bucket_fields(params: ResourceAuditInput) -> set[str]:
+    """Per-bucket reads the enabled checks need; tags are read whenever any bucket is checked (suppression tag)."""
+    ids = {c.id for c in enabled_checks(params)}
+    fields = {field for cid, field in inventory.BUCKET_FIELD_OF_CHECK.items() if cid in ids}
+    return fields | {"tags"} if fields else fields
+
+
+def _claim_account(ctx: RunContext, account: str) -> bool:
+    """True for the first unit of each account: it also audits the account-wide services (IAM, S3, CloudTrail)."""
+    with ctx.lock:
+        claimed: set[str] = ctx.state.setdefault(f"{STATE_KEY}:accounts", set())
+        if account in claimed:
+            return False
+        claimed.add(account)
+        return True
+
+
+def _record(result: UnitResult, ev: Evaluation, params: ResourceAuditInput) -> None:
+    for f in ev.findings:
+        result.count(f"findings_{f.status.lower()}")
+        if f.status == "ERROR":
+            result.count("check_errors")
+            logger.warning("check in error", check=f.check_id, region=f.region, resource=f.resource, why=f.evidence)
+            if params.fail_on_check_error:
+                result.fail(f"check {f.check_id}", f.evidence, resource=f"{f.account}/{f.region}/{f.resource}")
+
+
+def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
+    """Audit one region of one account (and, for the first unit of an account, its account-wide services)."""
+    checks = enabled_checks(params)
+    env = CheckEnv(params=params, now=ctx.now)
+    inv = inventory.regional(unit.clients, unit.account, unit.region, sources_needed(checks, params, "region"))
+    ev = evaluate(checks, inv, env, "region")
+    account_needs = sources_needed(checks, params, "account")
+    if account_needs and _claim_account(ctx, unit.account):
+        if ctx.budget.exhausted():
+            result.complete = False
+        else:
+            account_inv = inventory.account_wide(
+                unit.clients,
+                unit.account,
+                unit.region,
+                account_needs,
+                bucket_fields(params),
+                max_workers=params.max_workers,
+            )
+            more = evaluate(checks, account_inv, env, "account")
+            ev.findings += more.findings
+            ev.audited |= more.audited
+            ev.expired_hits.update(more.expired_hits)
+    _record(result, ev, params)
+    with ctx.lock:
+        ctx.state.setdefault(f"{STATE_KEY}:evaluations", []).append(ev)
+    advance("scopes audited")
+    logger.info("region audited", unit=unit.label, findings=len(ev.findings))
+
+
+def build_report(params: ResourceAuditInput, ctx: RunContext, previous: AuditReport | None) -> AuditReport:
+    """The run's audit report from every unit's evaluation, diffed against ``previous``."""
+    evaluations: list[Evaluation] = ctx.state.get(f"{STATE_KEY}:evaluations", [])
+    findings = sorted((f for ev in evaluations for f in ev.findings), key=sort_key)
+    audited = set().union(*(ev.audited for ev in evaluations)) if evaluations else set()
+    hits: dict[int, int] = {}
+    for ev in evaluations:
+        for index, n in ev.expired_hits.items():
+            hits[index] = hits.get(index, 0) + n
+    checks = enabled_checks(params)
+    units = [u for u in ctx.report.units if u.region != "*"]
+    return AuditReport(
+        run_id=ctx.report.run_id,
+        generated_at=ctx.now,
+        complete=ctx.report.complete,
+        accounts=sorted({u.account for u in units}),
+        regions=sorted({u.region for u in units}),
+        summary=summarize(findings, len(checks)),
+        diff=diff(previous, findings, audited),
+        expired_suppressions=[
+            ExpiredSuppression(check=s.check, resource=s.resource, reason=s.reason, expires=s.expires, matched=n)
+            for index, s in enumerate(params.suppressions)
+            if (n := hits.get(index, 0)) or s.expires < ctx.now.date()
+        ],
+        prices=SOURCE,
+        checks=[
+            CheckInfo(
+                id=c.id,
+                title=c.title,
+                category=c.category,
+                severity=c.severity,
+                scope=c.scope,
+                remediation=c.remediation,
+            )
+            for c in checks
+        ],
+        findings=findings,
+    )
+
+
+def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
+    """Build the audit report, diff it with the previous one, write JSON/CSV/HTML, and put headlines and links
+    on the run report (which the runner then writes, counts and publishes)."""
+    s3: Any = ctx.clients.client("s3", ctx.clients.default_region) if params.report_bucket else None
+    keys = execute.report_keys(params.report_prefix, NAME, ctx.now, ctx.report.run_id)
+    previous = None
+    if params.compare_with_previous:
+        if s3 is not None and params.report_bucket:
+            previous = execute.read_previous(s3, params.report_bucket, keys["latest"]["json"])
+        elif params.local_dir:
+            previous = execute.read_local_previous(params.local_dir)
+    report = build_report(params, ctx, previous)
+    bodies = {"json": to_json(report), "csv": to_csv(report), "html": to_html(report)}
+    move_latest = not params.dry_run
+    if s3 is not None and params.report_bucket:
+        execute.write_s3(s3, params.report_bucket, keys, bodies, latest=move_latest)
+        url = execute.presign(s3, params.report_bucket, keys["dated"]["html"], params.presign_seconds)
+        ctx.report.links[f"html report (link valid {params.presign_seconds // 3600} h)"] = url
+        for ext, key in keys["dated"].items():
+            ctx.report.links[ext] = f"s3://{params.report_bucket}/{key}"
+    if params.local_dir:
+        stamp = f"{_stamp(ctx.now)}-{ctx.report.run_id[:8]}"
+        for ext, path in execute.write_local(params.local_dir, stamp, bodies, latest=move_latest).items():
+            ctx.report.links[f"local {ext}"] = path
+    ctx.report.notes.extend(headline(report))
+    count_metrics({"findings_new": len(report.diff.new), "findings_resolved": len(report.diff.resolved)})
+    logger.info("audit report built", **report.summary.model_dump(), new=len(report.diff.new))
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%SZ")
+
+
+TASK = Task(name=NAME, params_model=ResourceAuditInput, work=work, finalize=finalize)
