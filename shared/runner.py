@@ -92,8 +92,9 @@ def execute(
     return response_of(report)
 
 
-def finish(report: RunReport, params: TaskSettings, clients: Clients) -> None:
-    """Write the report, emit metrics, notify; then raise if the run failed."""
+def finish(report: RunReport, params: TaskSettings, clients: Clients, *, raise_on_failure: bool = True) -> None:
+    """Write the report, emit metrics, notify; then raise if the run failed (unless ``raise_on_failure`` is off:
+    event-driven handlers report failed items to their event source instead, e.g. SQS batch item failures)."""
     if params.report_bucket:
         key = report.dated_key(params.report_prefix)
         try:
@@ -118,7 +119,7 @@ def finish(report: RunReport, params: TaskSettings, clients: Clients) -> None:
             report.units.append(_run_failure("notify", exc, params.notify_topic_arn))
 
     logger.info("run finished", **report.summary())
-    if report.failed:
+    if report.failed and raise_on_failure:
         raise RunFailed(
             f"{report.task} run {report.run_id} failed: {len(report.failures)} failure(s); "
             f"first: {report.failures[0].operation} {report.failures[0].resource}: "

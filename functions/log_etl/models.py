@@ -1,0 +1,99 @@
+"""Input of the log ETL task, and the small views of S3 objects the planner reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from shared.inputs import TaskSettings
+
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_PREFIX_FIELDS = ("prefix", "lake_prefix", "quarantine_prefix", "manifest_prefix")
+
+
+class LogEtlInput(TaskSettings):
+    """Where logs come from and where the lake is; which objects a backfill or a manual run loads.
+
+    The S3 trigger (SQS) reads the same settings from the environment; the objects come from the events. A
+    scheduled or manual run loads ``keys`` when given, else every object under ``prefix`` last modified in
+    [``start``, ``end``) (default: the ``lookback_days`` before now).
+    """
+
+    source_bucket: str | None = Field(default=None, pattern=_BUCKET, description="bucket of backfill/manual runs")
+    keys: list[str] = Field(default_factory=list, max_length=10_000, description="manual run: these objects only")
+    prefix: str = Field(default="", description="backfill: keys under this prefix")
+    start: date | datetime | None = Field(default=None, description="backfill: last modified at or after (UTC)")
+    end: date | datetime | None = Field(default=None, description="backfill: last modified before (UTC)")
+    lookback_days: float = Field(default=2.0, gt=0, le=3660, description="backfill window when start is not set")
+    format: Literal["alb", "s3_access", "vpc_flow", "cloudfront", "cloudtrail"] | None = Field(
+        default=None, description="parse every object as this format instead of detecting it from the key"
+    )
+    reprocess: bool = Field(default=False, description="load objects again even when their manifest exists")
+    max_objects: int = Field(default=10_000, ge=1, le=1_000_000, description="objects loaded per run at most")
+
+    lake_bucket: str | None = Field(default=None, pattern=_BUCKET, description="where Parquet and quarantine go")
+    lake_prefix: str = "lake"
+    quarantine_prefix: str = "quarantine"
+    manifest_prefix: str = "manifests"
+    compression: Literal["zstd", "snappy"] = "zstd"
+    row_group_rows: int = Field(default=262_144, ge=1_000, le=10_000_000)
+
+    glue_database: str | None = Field(
+        default="devops_tasks_logs", pattern=r"^[a-z0-9_]{1,255}$", description="None: no catalog updates"
+    )
+    table_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,64}$", description="Glue table = prefix + format")
+
+    @field_validator(*_PREFIX_FIELDS)
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip("/")
+
+    @field_validator("keys")
+    @classmethod
+    def _no_empty_keys(cls, value: list[str]) -> list[str]:
+        if any(not k for k in value):
+            raise ValueError("keys must not be empty strings")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LogEtlInput:
+        names = {self.lake_prefix, self.quarantine_prefix, self.manifest_prefix}
+        if len(names) < 3 or "" in names:
+            raise ValueError("lake_prefix, quarantine_prefix and manifest_prefix must be distinct and not empty")
+        if self.start is not None and self.end is not None and _utc(self.start) >= _utc(self.end):
+            raise ValueError("start must be before end")
+        return self
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The backfill window [start, end) in UTC; ``now`` decides the defaults."""
+        end = _utc(self.end) if self.end is not None else now
+        start = _utc(self.start) if self.start is not None else end - timedelta(days=self.lookback_days)
+        return start, end
+
+    def table_name(self, log_format: str) -> str:
+        return f"{self.table_prefix}{log_format}"
+
+
+def _utc(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """One S3 object to load, as listed or as announced by an S3 event."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+    version_id: str | None = None
+    size: int | None = None
+    last_modified: datetime | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
