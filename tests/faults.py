@@ -30,6 +30,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 
 UNROUTABLE = "https://fault-injected.invalid/"
+PARAMS_KEY = "tests.faults.api_params"
 PROTOCOLS = {"ec2": "ec2", "s3": "rest-xml", "sns": "query", "sts": "query", "iam": "query"}
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Select", "Scan", "Query")
 
@@ -86,6 +87,21 @@ def _operation(model: Any) -> tuple[str, str]:
     return model.service_model.service_name, model.name
 
 
+def _keep_api_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """``before-call`` sees the serialised request; the caller's own parameters are kept for it here."""
+    context[PARAMS_KEY] = dict(params)
+
+
+def _api_params(context: dict[str, Any] | None) -> dict[str, Any]:
+    return dict((context or {}).get(PARAMS_KEY, {}))
+
+
+def _events(target: Any) -> Any:
+    events = getattr(target, "events", None) or target.meta.events
+    events.register("before-parameter-build", _keep_api_params, unique_id="tests.faults.params")
+    return events
+
+
 class CallLog:
     """Every API call made through the attached sessions/clients, by (service, operation), thread-safe."""
 
@@ -94,14 +110,14 @@ class CallLog:
         self._lock = threading.Lock()
 
     def attach(self, target: Any) -> CallLog:
-        events = getattr(target, "events", None) or target.meta.events
+        events = _events(target)
         events.register("before-call", self._record)
         return self
 
-    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+    def _record(self, model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
         service, op = _operation(model)
         with self._lock:
-            self.calls.append((service, op, params))
+            self.calls.append((service, op, _api_params(context)))
 
     def operations(self, service: str | None = None) -> Counter[str]:
         return Counter(op for svc, op, _ in self.calls if service is None or svc == service)
@@ -134,7 +150,7 @@ class Faults:
         self._lock = threading.Lock()
 
     def attach(self, target: Any) -> Faults:
-        events = getattr(target, "events", None) or target.meta.events
+        events = _events(target)
         events.register_first("before-send", self._before_send)
         return self
 
@@ -167,11 +183,14 @@ class ErrorOn:
         self._lock = threading.Lock()
 
     def attach(self, target: Any) -> ErrorOn:
-        events = getattr(target, "events", None) or target.meta.events
+        events = _events(target)
         events.register_first("before-call", self._before_call)
         return self
 
-    def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+    def _before_call(
+        self, model: Any, context: dict[str, Any] | None = None, **_: Any
+    ) -> tuple[Any, dict[str, Any]] | None:
+        params = _api_params(context)
         if not self.when(model.name, params):
             return None
         with self._lock:
@@ -192,7 +211,7 @@ class CrashAfter:
         self._lock = threading.Lock()
 
     def attach(self, target: Any) -> CrashAfter:
-        events = getattr(target, "events", None) or target.meta.events
+        events = _events(target)
         events.register_first("before-call", self._before_call)
         return self
 
