@@ -7,6 +7,7 @@ Placeholders are whole path segments; their values may not contain ``/`` and may
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -166,12 +167,19 @@ class Layout(BaseModel):
             parts.append(f"(?P<{m.group(1)}>[^/]+)" if m else re.escape(seg))
         return re.compile("^(?P<prefix>" + "/".join(parts) + "/)(?P<rest>.+)$", re.DOTALL)
 
+    def values_of(self, key: str) -> dict[str, str] | None:
+        """The placeholder values (and ``prefix``) of the build a key belongs to, or None outside the layout."""
+        m = self.build_pattern().match(key)
+        if not m:
+            return None
+        return {k: v for k, v in m.groupdict().items() if k != "rest"}
+
 
 def placeholders(template: str) -> list[str]:
     return re.findall(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", template)
 
 
-def render(template: str, values: dict[str, str | None]) -> str:
+def render(template: str, values: Mapping[str, str | None]) -> str:
     """Fill a layout template; every placeholder it uses needs a one-segment value."""
     out = template
     for name in placeholders(template):
@@ -258,9 +266,42 @@ class ArtefactMoverInput(TaskSettings):
             raise ValueError("regions: at most one (the region of the clients; S3 reaches buckets anywhere)")
         if self.operation == "retain" and not self.bucket:
             raise ValueError("retain needs bucket (the builds bucket)")
-        if self.operation != "retain" and self.source is None and not (self.bucket or self.marker_key):
+        if self.operation != "retain" and self.source is None and not self.bucket:
             raise ValueError(f"{self.operation} needs source, or bucket and the build's project/build")
+        if self.operation != "retain":
+            source, destination = self.places()
+            if source.overlaps(destination):
+                raise ValueError(
+                    f"refused: destination {destination.uri} and source {source.uri} overlap; "
+                    "objects would be moved onto themselves"
+                )
+        elif (self.archive_bucket or self.bucket) == self.bucket and self.retention.action == "archive":
+            sample = {"project": "p", "branch": "b", "build": "1"}
+            if self.layout.values_of(render(self.layout.archive, sample) + "x") is not None:
+                raise ValueError("layout.archive lies inside layout.builds: archived builds would be builds again")
         return self
+
+    def places(self, marker_version: str | None = None) -> tuple[Place, Place]:
+        """Source and destination of a promote or move (ValueError names what is missing or invalid)."""
+        values: dict[str, str | None] = {"project": self.project, "branch": self.branch, "build": self.build}
+        if self.marker_key is not None:
+            found = self.layout.values_of(self.marker_key)
+            if found is None:
+                raise ValueError(f"marker {self.marker_key!r} is not inside a build of {self.layout.builds!r}")
+            values.update({k: v for k, v in found.items() if k != "prefix"})
+        if self.source is not None:
+            source = self.source.place()
+        elif self.bucket is None:
+            raise ValueError("bucket is needed to find the build")
+        else:
+            source = Place(self.bucket, render(self.layout.builds, values))
+        if self.destination is not None:
+            return source, self.destination.place()
+        version = self.version or marker_version or (values["build"] if self.marker_key else None)
+        bucket = self.release_bucket or self.bucket
+        if bucket is None:
+            raise ValueError("release_bucket (or bucket) is needed for the release location")
+        return source, Place(bucket, render(self.layout.releases, values | {"version": version}))
 
     @property
     def threshold(self) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from functions.artefact_mover.models import ArtefactMoverInput, Layout, Place, Retention, render
+from functions.artefact_mover.models import ArtefactMoverInput, Layout, Place, Retention
 from shared.errors import InputError
 
 
@@ -53,10 +53,7 @@ class ObjectDecision:
 
 def build_values(layout: Layout, key: str) -> dict[str, str] | None:
     """The placeholder values (and ``prefix``) of the build a key belongs to, or None outside the layout."""
-    m = layout.build_pattern().match(key)
-    if not m:
-        return None
-    return {k: v for k, v in m.groupdict().items() if k != "rest"}
+    return layout.values_of(key)
 
 
 def resolve_transfer(params: ArtefactMoverInput, marker_version: str | None = None) -> Transfer:
@@ -67,7 +64,7 @@ def resolve_transfer(params: ArtefactMoverInput, marker_version: str | None = No
     in one canonical form.
     """
     try:
-        source, destination = _places(params, marker_version)
+        source, destination = params.places(marker_version)
     except ValueError as exc:
         raise InputError(f"invalid input: {exc}") from exc
     if source.overlaps(destination):
@@ -82,28 +79,6 @@ def resolve_transfer(params: ArtefactMoverInput, marker_version: str | None = No
         storage_class=params.storage_class,
         manifest=params.write_manifest,
     )
-
-
-def _places(params: ArtefactMoverInput, marker_version: str | None) -> tuple[Place, Place]:
-    values: dict[str, str | None] = {"project": params.project, "branch": params.branch, "build": params.build}
-    if params.marker_key is not None:
-        found = build_values(params.layout, params.marker_key)
-        if found is None:
-            raise ValueError(f"marker {params.marker_key!r} is not inside a build of {params.layout.builds!r}")
-        values.update({k: v for k, v in found.items() if k != "prefix"})
-    if params.source is not None:
-        source = params.source.place()
-    elif params.bucket is None:
-        raise ValueError("bucket is needed to find the build")
-    else:
-        source = Place(params.bucket, render(params.layout.builds, values))
-    if params.destination is not None:
-        return source, params.destination.place()
-    version = params.version or marker_version or (values["build"] if params.marker_key else None)
-    bucket = params.release_bucket or params.bucket
-    if bucket is None:
-        raise ValueError("release_bucket (or bucket) is needed for the release location")
-    return source, Place(bucket, render(params.layout.releases, values | {"version": version}))
 
 
 def plan_transfer(

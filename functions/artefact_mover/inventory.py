@@ -1,0 +1,84 @@
+"""Read-only S3 calls: listings, HEADs (with checksums), tags, part sizes, small JSON documents, digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.artefact_mover.models import Place
+from functions.artefact_mover.plan import ObjectView
+from functions.artefact_mover.verify import Head, head_of
+from shared.aws import error_code
+
+LIST_PAGE = 1000
+NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def list_objects(s3: Any, place: Place) -> list[ObjectView]:
+    """Every object under a prefix: one ListObjectsV2 call per 1,000 keys."""
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=place.bucket, Prefix=place.prefix, PaginationConfig={"PageSize": LIST_PAGE}
+    )
+    return [
+        ObjectView(key=o["Key"], size=o["Size"], etag=o["ETag"], last_modified=o["LastModified"])
+        for page in pages
+        for o in page.get("Contents", [])
+    ]
+
+
+def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Head | None:
+    """HEAD with ``ChecksumMode=ENABLED``; None when the object (or that version) does not exist."""
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+    if version_id:
+        params["VersionId"] = version_id
+    try:
+        return head_of(key, s3.head_object(**params))
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND:
+            return None
+        raise
+
+
+def first_part_size(s3: Any, bucket: str, key: str, version_id: str | None) -> int:
+    """The size of part 1 of a multipart object: copying with that part size keeps the ETag comparable."""
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "PartNumber": 1}
+    if version_id:
+        params["VersionId"] = version_id
+    return int(s3.head_object(**params)["ContentLength"])
+
+
+def tags(s3: Any, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
+    return list(s3.get_object_tagging(**params).get("TagSet", []))
+
+
+def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """A small JSON object (marker, manifest); None when absent, empty or not a JSON object."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_JSON_BYTES - 1}")["Body"].read()
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND or error_code(exc) == "InvalidRange":
+            return None
+        raise
+    try:
+        doc = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def sha256_of(s3: Any, bucket: str, key: str, version_id: str | None) -> str:
+    """SHA-256 of an object's content, read as a stream (the last resort of verification)."""
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
+    digest = hashlib.sha256()
+    for chunk in s3.get_object(**params)["Body"].iter_chunks(1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()
