@@ -14,9 +14,8 @@ from shared.aws import Clients
 from shared.errors import InputError, RunFailed
 from shared.runner import execute
 from tests.faults import CallLog
-from tests.helpers import REGION, FakeContext
-
 from tests.functional.artefact_mover.conftest import Estate
+from tests.helpers import REGION, FakeContext
 
 
 def failures(exc: RunFailed) -> list[dict[str, Any]]:
@@ -81,7 +80,8 @@ def test_promote_copies_a_build_keeping_everything_and_writes_a_manifest(estate:
     }
     assert all(e["checksum"].split(":")[0] in ("crc32", "md5", "etag", "sha256") for e in entries.values())
     totals = report["units"][0]["counts"]
-    assert totals["copied"] == len(files) and totals["manifests"] == 1
+    assert totals["copied"] == len(files)
+    assert totals["manifests"] == 1
 
 
 def test_move_deletes_sources_in_one_batch_after_verifying_every_copy(estate: Estate) -> None:
@@ -107,7 +107,8 @@ def test_move_deletes_sources_in_one_batch_after_verifying_every_copy(estate: Es
     for key, body in files.items():
         assert estate.body("art-bkt", key.replace("builds/api/7/", "releases/api/2.0/")) == body
     ops = log.operations("s3")
-    assert ops["DeleteObjects"] == 1 and ops["DeleteObject"] == 0
+    assert ops["DeleteObjects"] == 1
+    assert ops["DeleteObject"] == 0
     assert ops["CopyObject"] == len(files) - 1
     assert ops["UploadPartCopy"] == 3
 
@@ -121,7 +122,8 @@ def test_move_from_a_versioned_bucket_deletes_the_verified_versions(estate: Esta
     run({"operation": "move", "source": "s3://ver-bkt/builds/api/8/", "destination": "s3://rel-bkt/api/8/"}, log)
 
     versions = estate.s3.list_object_versions(Bucket="ver-bkt")
-    assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []
+    assert versions.get("Versions", []) == []
+    assert versions.get("DeleteMarkers", []) == []
     (deletion,) = [p for _, op, p in log.calls if op == "DeleteObjects"]
     assert all(o.get("VersionId") for o in deletion["Delete"]["Objects"])
     assert len(deletion["Delete"]["Objects"]) == len(files)
@@ -141,7 +143,8 @@ def test_rerunning_a_promote_copies_nothing_and_a_finished_move_is_done(estate: 
     moved = run(payload | {"operation": "move"})
     assert moved["units"][0]["counts"]["deleted"] == len(files)
     done = run(payload | {"operation": "move"})
-    assert done["status"] == "succeeded" and done["units"][0]["counts"]["already_done"] == 1
+    assert done["status"] == "succeeded"
+    assert done["units"][0]["counts"]["already_done"] == 1
 
 
 def test_a_different_object_at_the_destination_is_not_replaced_unless_asked(estate: Estate) -> None:
