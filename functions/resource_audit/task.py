@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from botocore.config import Config
+
 from functions.resource_audit import execute, inventory
 from functions.resource_audit.checks.base import CheckEnv
 from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
@@ -13,6 +15,7 @@ from functions.resource_audit.models import ResourceAuditInput
 from functions.resource_audit.plan import Evaluation, diff, enabled_checks, evaluate, headline, sources_needed
 from functions.resource_audit.prices import SOURCE
 from functions.resource_audit.render import to_csv, to_json
+from shared.aws import BOTO_CONFIG
 from shared.observability import count_metrics, logger
 from shared.progress import advance
 from shared.report import UnitResult
@@ -170,7 +173,10 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
     move_latest = not params.dry_run
     if s3 is not None and params.report_bucket:
         execute.write_s3(s3, params.report_bucket, keys, bodies, latest=move_latest)
-        url = execute.presign(s3, params.report_bucket, keys["dated"]["html"], params.presign_seconds)
+        signer = ctx.clients.session.client(
+            "s3", region_name=ctx.clients.default_region, config=BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+        )
+        url = execute.presign(signer, params.report_bucket, keys["dated"]["html"], params.presign_seconds)
         ctx.report.links[f"html report (link valid {params.presign_seconds // 3600} h)"] = url
         for ext, key in keys["dated"].items():
             ctx.report.links[ext] = f"s3://{params.report_bucket}/{key}"
