@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
 REGION = "eu-west-1"
 
@@ -30,3 +33,20 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def serverless(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 300) -> str:
+    """Run the project's pinned Serverless Framework (osls); return its stdout, failing the test if it fails."""
+    npx = shutil.which("npx")
+    assert npx, "npx (Node.js) is required"
+    proc = subprocess.run(
+        [npx, "--no-install", "serverless", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, f"serverless {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout

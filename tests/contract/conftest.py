@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def serverless(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 300) -> str:
-    """Run the project's pinned Serverless Framework (osls) and return its output; fail the test if it fails."""
-    npx = shutil.which("npx")
-    assert npx, "npx (Node.js) is required"
-    proc = subprocess.run(
-        [npx, "--no-install", "serverless", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert proc.returncode == 0, f"serverless {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
+from tests.helpers import serverless
 
 
 @pytest.fixture(scope="session")
