@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,14 +29,14 @@ def event(**extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def seeded(aws: None) -> Iterator[dict[str, str]]:
+def seeded(aws: None) -> dict[str, str]:
     """Two tagged volumes and one untagged; db has aged owned snapshots, an AMI-used one, and foreign ones."""
     estate.reports_bucket()
     ec2 = estate.ec2()
     db = estate.volume(ec2, "db")
     web = estate.volume(ec2, "web")
     scratch = estate.volume(ec2, "scratch", backup=None)
-    yield {
+    return {
         "db": db,
         "web": web,
         "scratch": scratch,
@@ -58,12 +57,15 @@ def owned_days(ec2: Any, volume_id: str, policy: str = "default") -> list[int]:
     )
 
 
-def test_daily_runs_create_one_snapshot_per_volume_and_rotate_old_ones(seeded: dict[str, str]) -> None:
+def test_daily_runs_create_one_snapshot_per_volume_and_rotate_old_ones(
+    seeded: dict[str, str], warm_clients: Clients
+) -> None:
     ec2 = estate.ec2()
-    for day in range(10):
-        with freeze_time(D0 + timedelta(days=day)):
+    with freeze_time(D0) as frozen:
+        for day in range(10):
+            frozen.move_to(D0 + timedelta(days=day))
             report = handler(event(), FakeContext())
-        assert report["units"][0]["counts"]["created"] == 2
+            assert report["units"][0]["counts"]["created"] == 2
     # Retention counts completed snapshots that existed before the run: the newest 3, plus the day's new one.
     assert owned_days(ec2, seeded["db"]) == [-100, 6, 7, 8, 9]  # -100: the AMI's snapshot
     assert owned_days(ec2, seeded["web"]) == [6, 7, 8, 9]
@@ -125,10 +127,10 @@ def test_dry_run_makes_no_mutating_call_and_returns_the_exact_plan(
     assert {m[1] for m in mutations(planned, "planned")} == {seeded["db"], seeded["web"], seeded["db-40"]}
 
 
-def test_a_retried_invocation_in_the_same_period_creates_nothing(seeded: dict[str, str]) -> None:
-    with freeze_time(D0):
+def test_a_retried_invocation_in_the_same_period_creates_nothing(seeded: dict[str, str], warm_clients: Clients) -> None:
+    with freeze_time(D0) as frozen:
         first = handler(event(), FakeContext())
-    with freeze_time(D0 + timedelta(hours=2)):
+        frozen.move_to(D0 + timedelta(hours=2))
         retry = handler(event(), FakeContext())
     assert first["units"][0]["counts"]["created"] == 2
     assert retry["units"][0]["counts"].get("created", 0) == 0
