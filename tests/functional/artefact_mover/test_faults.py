@@ -1,0 +1,170 @@
+"""Injected failures at every step of a move never lose an object, and a re-run finishes the job."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.artefact_mover import execute as execute_module
+from functions.artefact_mover.task import TASK
+from shared.aws import Clients
+from shared.errors import RunFailed
+from shared.runner import execute
+from tests.faults import CallLog, Crash, CrashAfter, ErrorOn
+from tests.functional.artefact_mover.conftest import Estate
+from tests.helpers import REGION, FakeContext
+
+MOVE = {
+    "operation": "move",
+    "bucket": "art-bkt",
+    "project": "web",
+    "build": "12",
+    "version": "1.2",
+    "object_workers": 1,
+    "multipart_threshold_mb": 8,
+    "part_size_mb": 5,
+}
+SRC, DST = "builds/web/12/", "releases/web/12/".replace("12/", "1.2/")
+
+
+def run(payload: dict[str, Any], *hooks: Any) -> dict[str, Any]:
+    session = boto3.Session(region_name=REGION)
+    for hook in hooks:
+        hook.attach(session)
+    return execute(TASK, payload, FakeContext(), clients=Clients(session), env={})
+
+
+def assert_nothing_lost(estate: Estate, files: dict[str, bytes]) -> None:
+    """Every object is at its source, or at its destination with the same content (or both)."""
+    sources, dests = estate.keys("art-bkt", SRC), estate.keys("art-bkt", DST)
+    for key, body in files.items():
+        dest = DST + key[len(SRC) :]
+        assert key in sources or (dest in dests and estate.body("art-bkt", dest) == body), key
+
+
+def assert_moved(estate: Estate, files: dict[str, bytes]) -> None:
+    assert estate.keys("art-bkt", SRC) == set()
+    for key, body in files.items():
+        assert estate.body("art-bkt", DST + key[len(SRC) :]) == body
+    manifest = json.loads(estate.body("art-bkt", DST + "release-manifest.json"))
+    assert sorted(e["key"] for e in manifest["objects"]) == sorted(k[len(SRC) :] for k in files)
+
+
+# 4 CopyObject, the manifest's PutObject, one DeleteObjects: a crash before each, and after the last.
+@pytest.mark.parametrize("k", range(7))
+def test_a_crash_after_any_number_of_writes_loses_nothing_and_a_rerun_finishes(estate: Estate, k: int) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+
+    with contextlib.suppress(Crash):
+        run(MOVE, CrashAfter(k, services=frozenset({"s3"})))
+    assert_nothing_lost(estate, files)
+
+    report = run(MOVE)
+    assert report["status"] == "succeeded"
+    assert_moved(estate, files)
+
+
+def test_a_failed_verification_read_keeps_the_source_and_a_rerun_finishes(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+    after_copy = ErrorOn(lambda op, p: op == "HeadObject" and p["Key"] == DST + "app.zip", "InternalError", status=500)
+
+    with pytest.raises(RunFailed):
+        run(MOVE | {"max_seconds": 60}, after_copy)
+
+    assert estate.keys("art-bkt", SRC) == set(files)
+    assert run(MOVE)["status"] == "succeeded"
+    assert_moved(estate, files)
+
+
+def test_a_failed_delete_after_verification_keeps_sources_and_a_rerun_deletes_them(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+
+    with pytest.raises(RunFailed):
+        run(MOVE, ErrorOn(lambda op, p: op == "DeleteObjects", "InternalError", status=500))
+
+    assert estate.keys("art-bkt", SRC) == set(files)
+    log_free = run(MOVE)
+    assert log_free["units"][0]["counts"]["already_there"] == len(files)
+    assert_moved(estate, files)
+
+
+def test_a_delete_failing_midway_leaves_the_rest_for_the_rerun(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(execute_module, "DELETE_BATCH", 2)
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+    calls: list[int] = []
+
+    def second_batch(op: str, params: dict[str, Any]) -> bool:
+        if op != "DeleteObjects":
+            return False
+        calls.append(1)
+        return len(calls) == 2
+
+    with pytest.raises(RunFailed):
+        run(MOVE, ErrorOn(second_batch, "SlowDown", status=503))
+
+    assert len(estate.keys("art-bkt", SRC)) == 2
+    assert_nothing_lost(estate, files)
+    assert run(MOVE)["status"] == "succeeded"
+    assert_moved(estate, files)
+
+
+class Corrupt:
+    """After each CopyObject to ``key``, overwrite the copy with other bytes of the same size."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.s3 = boto3.client("s3", region_name=REGION)
+
+    def attach(self, session: boto3.Session) -> Corrupt:
+        session.events.register("after-call.s3.CopyObject", self._after)
+        return self
+
+    def _after(self, **kwargs: Any) -> None:
+        params = kwargs["context"].get("tests.faults.api_params") or {}
+        if params.get("Key", "").endswith(self.key):
+            size = self.s3.head_object(Bucket=params["Bucket"], Key=params["Key"])["ContentLength"]
+            self.s3.put_object(Bucket=params["Bucket"], Key=params["Key"], Body=b"X" * size)
+
+
+def test_a_checksum_mismatch_keeps_the_source_removes_the_copy_and_fails(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+    corrupt = Corrupt("lib/core.jar")
+    session = boto3.Session(region_name=REGION)
+    CallLog().attach(session)  # keeps each call's parameters where Corrupt reads them
+    corrupt.attach(session)
+
+    with pytest.raises(RunFailed) as failed:
+        execute(TASK, MOVE, FakeContext(), clients=Clients(session), env={})
+
+    (failure,) = [f for u in failed.value.report["units"] for f in u["failures"]]
+    assert failure["operation"] == "verify"
+    assert "does not match" in failure["message"]
+    assert estate.keys("art-bkt", SRC) == set(files)
+    assert DST + "lib/core.jar" not in estate.keys("art-bkt", DST)
+    assert DST + "release-manifest.json" not in estate.keys("art-bkt", DST)
+    assert run(MOVE)["status"] == "succeeded"
+    assert_moved(estate, files)
+
+
+def test_a_failing_multipart_copy_keeps_the_source_and_a_rerun_finishes(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC, big=True)
+
+    with pytest.raises(RunFailed):
+        run(
+            MOVE,
+            ErrorOn(lambda op, p: op == "UploadPartCopy" and p.get("PartNumber") == 2, "InternalError", status=500),
+        )
+
+    assert estate.keys("art-bkt", SRC) == set(files)
+    assert run(MOVE)["status"] == "succeeded"
+    assert_moved(estate, files)

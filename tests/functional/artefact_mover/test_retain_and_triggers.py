@@ -1,0 +1,193 @@
+"""retain (archive or delete old builds) and the event triggers: S3 marker notifications, through SQS."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+import pytest
+
+from functions.artefact_mover.handler import handler
+from functions.artefact_mover.task import TASK
+from shared.aws import Clients
+from shared.clock import utcnow
+from shared.errors import RunFailed
+from shared.runner import execute
+from tests.functional.artefact_mover.conftest import Estate
+from tests.helpers import REGION, FakeContext, load_event
+
+LATER = utcnow() + timedelta(days=3)
+ENV = {"DEVOPS_TASKS_OPERATION": "move", "DEVOPS_TASKS_RELEASE_BUCKET": "rel-bkt"}
+
+
+def retain(payload: dict[str, Any]) -> dict[str, Any]:
+    session = boto3.Session(region_name=REGION)
+    return execute(TASK, payload, FakeContext(), clients=Clients(session), env={}, clock=lambda: LATER)
+
+
+def seed_builds(estate: Estate) -> None:
+    estate.bucket("ci-bkt")
+    for project in ("web", "api"):
+        for n in range(1, 5):
+            estate.s3.put_object(Bucket="ci-bkt", Key=f"ci/{project}/main/{n}/app.zip", Body=b"a" * n)
+            estate.s3.put_object(Bucket="ci-bkt", Key=f"ci/{project}/main/{n}/app.sha", Body=b"s")
+    estate.s3.put_object(Bucket="ci-bkt", Key="ci/web/feature-x/1/app.zip", Body=b"f")
+    estate.s3.put_object(Bucket="ci-bkt", Key="ci/README", Body=b"not a build")
+
+
+LAYOUT = {"builds": "ci/{project}/{branch}/{build}/", "archive": "old/{project}/{branch}/{build}/"}
+
+
+def test_retain_archives_all_but_the_newest_builds_of_each_branch(estate: Estate) -> None:
+    seed_builds(estate)
+    estate.bucket("archive-bkt")
+
+    report = retain(
+        {
+            "operation": "retain",
+            "bucket": "ci-bkt",
+            "archive_bucket": "archive-bkt",
+            "layout": LAYOUT,
+            "retention": {"keep_last": 2},
+            "archive_storage_class": "GLACIER_IR",
+        }
+    )
+
+    assert report["status"] == "succeeded"
+    kept = {k.rsplit("/", 1)[0] for k in estate.keys("ci-bkt", "ci/") if k != "ci/README"}
+    assert kept == {"ci/web/main/3", "ci/web/main/4", "ci/api/main/3", "ci/api/main/4", "ci/web/feature-x/1"}
+    assert "ci/README" in estate.keys("ci-bkt")
+    archived = estate.keys("archive-bkt")
+    assert {k.rsplit("/", 1)[0] for k in archived} == {f"old/{p}/main/{n}" for p in ("web", "api") for n in (1, 2)}
+    assert estate.body("archive-bkt", "old/web/main/2/app.zip") == b"aa"
+    head = estate.s3.head_object(Bucket="archive-bkt", Key="old/api/main/1/app.zip")
+    assert head["StorageClass"] == "GLACIER_IR"
+    counts = report["units"][0]["counts"]
+    assert (counts["builds_kept"], counts["builds_archived"]) == (5, 4)
+    assert retain(
+        {
+            "operation": "retain",
+            "bucket": "ci-bkt",
+            "archive_bucket": "archive-bkt",
+            "layout": LAYOUT,
+            "retention": {"keep_last": 2},
+        }
+    )["units"][0]["counts"] == {"builds_kept": 5}
+
+
+def test_retain_can_delete_and_never_touches_young_builds(estate: Estate) -> None:
+    seed_builds(estate)
+    young = {
+        "operation": "retain",
+        "bucket": "ci-bkt",
+        "layout": LAYOUT,
+        "retention": {"keep_last": 1, "action": "delete", "min_age_hours": 24 * 7},
+    }
+    assert retain(young)["units"][0]["counts"] == {"builds_kept": 9}
+
+    report = retain(young | {"retention": {"keep_last": 1, "action": "delete", "min_age_hours": 1}})
+
+    assert report["units"][0]["counts"]["builds_deleted"] == 6
+    assert {k.rsplit("/", 1)[0] for k in estate.keys("ci-bkt", "ci/") if k != "ci/README"} == {
+        "ci/web/main/4",
+        "ci/api/main/4",
+        "ci/web/feature-x/1",
+    }
+
+
+def test_retain_dry_run_plans_only(estate: Estate) -> None:
+    seed_builds(estate)
+    before = estate.keys("ci-bkt")
+    report = retain(
+        {"operation": "retain", "bucket": "ci-bkt", "layout": LAYOUT, "dry_run": True, "retention": {"keep_last": 3}}
+    )
+    assert report["units"][0]["counts"] == {"builds_kept": 7, "archive_planned": 2}
+    assert estate.keys("ci-bkt") == before
+
+
+def _sqs_event(estate: Estate, bucket: str, build_keys: list[str], marker: bytes = b"") -> dict[str, Any]:
+    """Upload objects to a bucket that notifies an SQS queue (as S3 does), and wrap the messages as Lambda would."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="markers")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    estate.s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": "_BUILD_COMPLETE"}]}},
+                }
+            ]
+        },
+    )
+    for key in build_keys:
+        estate.s3.put_object(Bucket=bucket, Key=key, Body=marker)
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    template = load_event("artefact_mover/sqs_s3_marker.json")["Records"][0]
+    return {"Records": [template | {"messageId": m["MessageId"], "body": m["Body"]} for m in messages]}
+
+
+def test_a_marker_upload_through_sqs_moves_its_build(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("art-bkt", "builds/my app/77/")
+    event = _sqs_event(estate, "art-bkt", ["builds/my app/77/_BUILD_COMPLETE"], b'{"version": "2.0.0"}')
+
+    result = handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": []}
+    assert estate.keys("art-bkt") == set()
+    released = estate.keys("rel-bkt")
+    assert {k.replace("releases/my app/2.0.0/", "builds/my app/77/") for k in released} == set(files) | {
+        "builds/my app/77/_BUILD_COMPLETE",
+        "builds/my app/77/release-manifest.json",
+    }
+
+
+def test_each_failed_marker_fails_only_its_message(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    estate.build("art-bkt", "builds/web/1/")
+    estate.build("art-bkt", "builds/web/2/")
+    estate.s3.put_object(Bucket="rel-bkt", Key="releases/web/2/app.zip", Body=b"an older release")
+    event = _sqs_event(estate, "art-bkt", ["builds/web/1/_BUILD_COMPLETE", "builds/web/2/_BUILD_COMPLETE"])
+    records = {r["messageId"]: json.loads(r["body"]).get("Records", [{}])[0] for r in event["Records"]}
+    keys = {m: unquote_plus(rec.get("s3", {}).get("object", {}).get("key", "")) for m, rec in records.items()}
+    conflicting = {m for m, key in keys.items() if key.startswith("builds/web/2/")}
+    event["Records"].append(event["Records"][0] | {"messageId": "not-an-s3-event", "body": "{}"})
+
+    result = handler(event, FakeContext())
+
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    assert failed == conflicting | {"not-an-s3-event"}
+    assert len(conflicting) == 1
+    assert estate.keys("art-bkt", "builds/web/1/") == set()
+
+
+def test_a_direct_s3_notification_with_an_encoded_key_runs_and_fails_loudly(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    estate.build("art-bkt", "builds/web app/3+1/")
+    event = load_event("artefact_mover/s3_marker_created.json")
+
+    result = handler(event, FakeContext())
+
+    (run,) = result["runs"]
+    assert run["status"] == "succeeded"
+    assert estate.keys("rel-bkt", "releases/web app/3+1/")
+    event["Records"][0]["s3"]["object"]["key"] = "builds/web+app/missing/_BUILD_COMPLETE"
+    with pytest.raises(RunFailed):
+        handler(event, FakeContext())
