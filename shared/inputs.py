@@ -34,7 +34,7 @@ class AccountConfig(BaseModel):
 
     account_id: str = Field(pattern=r"^\d{12}$")
     role: str = Field(min_length=1, description="role name in that account, or a full role ARN")
-    external_id: str | None = None
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")
 
 
 class TaskSettings(BaseModel):

@@ -1,0 +1,117 @@
+"""The runner and its units under in-process moto: accounts, regions, report, notification, failure at the end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from shared.aws import Clients, enabled_regions
+from shared.errors import RunFailed
+from shared.inputs import TaskSettings
+from shared.report import Action, UnitResult
+from shared.runner import RunContext, Task, execute
+from shared.units import Unit
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def visit(params: TaskSettings, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
+    result.add(Action(action="visit", resource=unit.label, reason="test", status="done"))
+    result.count("visited")
+    if unit.region == "eu-south-1":
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "DescribeVolumes")
+
+
+VISIT = Task(name="visit", params_model=TaskSettings, work=visit)
+COUNT = Task(name="count", params_model=TaskSettings, work=lambda params, unit, result, ctx: result.count("seen"))
+
+
+@pytest.mark.usefixtures("aws")
+def test_every_unit_runs_one_failing_unit_is_recorded_and_the_run_fails_at_the_end() -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    event = {"regions": ["eu-west-1", "us-east-1", "eu-south-1"], "report_bucket": "reports", "notify_topic_arn": topic}
+    with pytest.raises(RunFailed) as failed:
+        execute(VISIT, event, clock=lambda: NOW)
+
+    report = failed.value.report
+    assert sorted(u["region"] for u in report["units"]) == ["eu-south-1", "eu-west-1", "us-east-1"]
+    assert report["status"] == "failed"
+    bad = next(u for u in report["units"] if u["region"] == "eu-south-1")
+    assert bad["failures"][0]["error_code"] == "UnauthorizedOperation"
+    assert bad["complete"] is False
+    key = "reports/visit/2026/11/27/120000Z-" + report["run_id"] + ".json"
+    stored = json.loads(s3.get_object(Bucket="reports", Key=key)["Body"].read())
+    assert stored["status"] == "failed"
+    message = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert message["Subject"] == "devops-tasks visit: failed"
+    assert "UnauthorizedOperation" in message["Message"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_successful_run_returns_its_report_and_notifies_nobody_by_default() -> None:
+    report = execute(VISIT, {"regions": ["eu-west-1"]}, clock=lambda: NOW)
+    assert report["status"] == "succeeded"
+    assert report["units"][0]["counts"] == {"visited": 1}
+    assert report["location"] is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_other_accounts_are_reached_by_assume_role_and_an_unreachable_one_is_a_failed_unit() -> None:
+    session = boto3.Session()
+
+    def refuse_one(params: dict[str, str], **_: object) -> None:
+        if ":333333333333:" in params["RoleArn"]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}}, "AssumeRole")
+
+    session.events.register("provide-client-params.sts.AssumeRole", refuse_one)
+    event = {
+        "regions": ["eu-west-1", "us-east-1"],
+        "accounts": [
+            {"account_id": "111111111111", "role": "member"},
+            {"account_id": "222222222222", "role": "arn:aws:iam::222222222222:role/member", "external_id": "ext-id"},
+            {"account_id": "333333333333", "role": "member"},
+        ],
+    }
+    with pytest.raises(RunFailed) as failed:
+        execute(COUNT, event, clients=Clients(session), clock=lambda: NOW)
+    units = {(u["account"], u["region"]): u for u in failed.value.report["units"]}
+    assert set(units) == {
+        ("111111111111", "eu-west-1"),
+        ("111111111111", "us-east-1"),
+        ("222222222222", "eu-west-1"),
+        ("222222222222", "us-east-1"),
+        ("333333333333", "*"),
+    }
+    assert units[("333333333333", "*")]["failures"][0]["error_code"] == "AccessDenied"
+    assert all(u["counts"] == {"seen": 1} for key, u in units.items() if key[0] != "333333333333")
+
+
+@pytest.mark.usefixtures("aws")
+def test_all_regions_means_every_enabled_region() -> None:
+    regions = enabled_regions(Clients())
+    assert "eu-west-1" in regions
+    assert regions == sorted(regions)
+    report = execute(COUNT, {"regions": ["all"]}, clock=lambda: NOW)
+    assert sorted(u["region"] for u in report["units"]) == regions
+
+
+@pytest.mark.usefixtures("aws")
+def test_invalid_input_fails_before_any_aws_call() -> None:
+    session = boto3.Session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    with pytest.raises(ValueError, match="max_workers"):
+        execute(VISIT, {"max_workers": 0}, clients=Clients(session))
+    assert calls == []

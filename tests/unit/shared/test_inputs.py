@@ -1,0 +1,100 @@
+"""Input parsing: the three event shapes, environment defaults, and errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import Field
+
+from shared.errors import InputError
+from shared.inputs import TaskSettings, parse_input, payload_of
+from tests.helpers import load_event
+
+
+class Example(TaskSettings):
+    threshold: int = Field(default=3, ge=0)
+    names: list[str] = Field(default_factory=list)
+
+
+def test_a_raw_scheduled_event_carries_its_detail_as_payload() -> None:
+    event = load_event("eventbridge_scheduled.json")
+    assert payload_of(event) == {}
+    assert payload_of(event | {"detail": {"threshold": 5}}) == {"threshold": 5}
+
+
+def test_a_schedule_constant_input_and_a_manual_payload_are_the_payload_itself() -> None:
+    assert payload_of({"threshold": 9, "dry_run": True}) == {"threshold": 9, "dry_run": True}
+    assert payload_of(None) == {}
+
+
+def test_a_malformed_eventbridge_event_is_refused_with_the_reason() -> None:
+    event = load_event("eventbridge_scheduled.json")
+    del event["time"]
+    with pytest.raises(InputError, match="invalid EventBridge event"):
+        payload_of(event)
+
+
+@pytest.mark.parametrize("event", [[1, 2], "text", 42])
+def test_an_event_that_is_not_an_object_is_refused(event: object) -> None:
+    with pytest.raises(InputError, match="must be a JSON object"):
+        parse_input(event, Example, env={})
+
+
+def test_environment_defaults_are_overridden_by_the_event_and_the_overrides() -> None:
+    env = {"DEVOPS_TASKS_THRESHOLD": "7", "DEVOPS_TASKS_DRY_RUN": "true", "DEVOPS_TASKS_NAMES": "a, b"}
+    parsed = parse_input({"threshold": 8}, Example, env=env)
+    assert (parsed.threshold, parsed.dry_run, parsed.names) == (8, True, ["a", "b"])
+    assert parse_input({"threshold": 8}, Example, env=env, overrides={"threshold": 1}).threshold == 1
+    assert parse_input({}, Example, env={"DEVOPS_TASKS_REGIONS": '["eu-west-1"]'}).regions == ["eu-west-1"]
+
+
+def test_every_invalid_field_is_named_in_one_error() -> None:
+    with pytest.raises(InputError) as err:
+        parse_input({"threshold": -1, "regions": ["mars-1"], "colour": "red"}, Example, env={})
+    text = str(err.value)
+    assert "threshold" in text
+    assert "regions" in text
+    assert "mars-1" in text
+    assert "colour" in text
+    assert "Extra inputs are not permitted" in text
+    assert len(err.value.problems) == 3
+
+
+def test_regions_all_is_accepted_and_duplicates_are_dropped() -> None:
+    assert parse_input({"regions": ["all"]}, Example, env={}).regions == ["all"]
+    assert parse_input({"regions": ["eu-west-1", "eu-west-1", "us-east-1"]}, Example, env={}).regions == [
+        "eu-west-1",
+        "us-east-1",
+    ]
+
+
+def test_accounts_need_twelve_digit_ids() -> None:
+    with pytest.raises(InputError, match=r"accounts\.0\.account_id"):
+        parse_input({"accounts": [{"account_id": "12", "role": "r"}]}, Example, env={})
+
+
+@given(st.dictionaries(st.sampled_from(["threshold", "dry_run", "max_workers"]), st.integers(-5, 100)))
+def test_parsing_validates_exactly_the_valid_payloads_and_names_the_rest(payload: dict[str, int]) -> None:
+    bad = {
+        name
+        for name, ok in (
+            ("threshold", payload.get("threshold", 0) >= 0),
+            ("dry_run", payload.get("dry_run", 0) in (0, 1)),
+            ("max_workers", 1 <= payload.get("max_workers", 8) <= 64),
+        )
+        if not ok
+    }
+    if not bad:
+        assert parse_input(payload, Example, env={}).model_dump(include=set(payload)) == {
+            k: bool(v) if k == "dry_run" else v for k, v in payload.items()
+        }
+        return
+    with pytest.raises(InputError) as err:
+        parse_input(payload, Example, env={})
+    assert {p.split(":")[0] for p in err.value.problems} == bad
+
+
+def test_an_external_id_aws_would_refuse_is_refused_here_first() -> None:
+    with pytest.raises(InputError, match=r"accounts\.0\.external_id"):
+        parse_input({"accounts": [{"account_id": "123456789012", "role": "r", "external_id": "x"}]}, Example, env={})
