@@ -226,13 +226,19 @@ def _buckets(clients: Clients, home_region: str, fields: set[str], max_workers: 
 
 
 def credential_report(iam: Any, sleep: Callable[[float], None]) -> list[dict[str, str]]:
-    """Generate (or reuse a recent) credential report and read it: a few calls however many users."""
+    """Generate (or reuse a recent) credential report and read it: a few calls however many users.
+
+    GenerateCredentialReport only starts the report; GetCredentialReport is retried while it is in progress.
+    """
+    iam.generate_credential_report()
     for attempt in range(REPORT_POLLS):
-        state = iam.generate_credential_report().get("State")
-        if state == "COMPLETE":
+        try:
+            content = iam.get_credential_report()["Content"]
             break
-        sleep(min(2.0 * (attempt + 1), 10.0))
-    content = iam.get_credential_report()["Content"]
+        except ClientError as exc:
+            if error_code(exc) not in ("ReportInProgress", "ReportNotPresent") or attempt == REPORT_POLLS - 1:
+                raise
+            sleep(min(2.0 * (attempt + 1), 10.0))
     text = content.decode() if isinstance(content, bytes) else str(content)
     return list(csv.DictReader(io.StringIO(text)))
 
