@@ -264,8 +264,6 @@ class ArtefactMoverInput(TaskSettings):
             raise ValueError("accounts: name the buckets' accounts with source_role_arn / destination_role_arn")
         if len(self.regions) > 1 or self.regions == ["all"]:
             raise ValueError("regions: at most one (the region of the clients; S3 reaches buckets anywhere)")
-        if self.operation == "retain" and not self.bucket:
-            raise ValueError("retain needs bucket (the builds bucket)")
         if self.operation != "retain" and self.source is None and not self.bucket:
             raise ValueError(f"{self.operation} needs source, or bucket and the build's project/build")
         if self.operation != "retain":

@@ -39,6 +39,10 @@ PERMISSIONS = frozenset(
         "s3:AbortMultipartUpload",
         "s3:DeleteObject",
         "s3:DeleteObjectVersion",
+        # the SQS event source mapping polls the marker queue with the function's role
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
     }
 )
 """The IAM actions this task calls (besides the shared ones); serverless.yml grants exactly these, per bucket."""
@@ -46,8 +50,6 @@ PERMISSIONS = frozenset(
 KMS_PERMISSIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
 """Needed only when artefacts are encrypted with (or copied to) a customer-managed KMS key."""
 
-EVENT_SOURCE_PERMISSIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
-"""What Lambda's SQS event source mapping needs on the marker queue, granted to the same role."""
 
 
 def work(params: ArtefactMoverInput, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
@@ -57,6 +59,8 @@ def work(params: ArtefactMoverInput, unit: Unit, result: UnitResult, ctx: RunCon
     src_s3: Any = src.client("s3", unit.region)
     dst_s3: Any = dst.client("s3", unit.region)
     if params.operation == "retain":
+        if params.bucket is None:
+            raise InputError("retain needs bucket (the builds bucket; DEVOPS_TASKS_BUCKET in the function's environment)")
         retain(params, src_s3, dst_s3, result, ctx)
         return
     marker_version = None

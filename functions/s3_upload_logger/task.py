@@ -13,11 +13,12 @@ from shared.s3events import S3ObjectEvent
 
 NAME = "s3-upload-logger"
 
-PERMISSIONS: frozenset[str] = frozenset()
-"""The IAM actions this function's code calls: none (it only reads the events it is given)."""
+PERMISSIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
+"""The IAM actions of this function: only those of the SQS event source mapping that polls the upload queue (the
+code itself calls no AWS API: it reads the events it is given)."""
 
-EVENT_SOURCE_PERMISSIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
-"""What Lambda's SQS event source mapping needs on the upload queue, granted to the same role."""
+USES_RUNNER = False
+"""No run report, notification or other account: the shared runner's permissions are not granted."""
 
 
 @dataclass

@@ -64,7 +64,9 @@ def test_every_function_has_its_own_role_and_an_importable_handler(template: dic
 
 def test_each_role_grants_exactly_the_declared_actions(template: dict[str, Any]) -> None:
     for logical_id, props in functions_of(template):
-        declared = set(task_module(props).PERMISSIONS) | RUNNER | LAMBDA_RUNTIME
+        module = task_module(props)
+        shared = RUNNER if getattr(module, "USES_RUNNER", True) else frozenset()
+        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME
         granted = {a for s in role_statements(template, props) if s["Effect"] == "Allow" for a in actions(s)}
         assert granted == declared, (
             f"{logical_id}: granted but not declared {sorted(granted - declared)}, "

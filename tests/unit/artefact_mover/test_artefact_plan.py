@@ -103,8 +103,6 @@ def test_ambiguous_or_invalid_input_is_refused_naming_the_field(field: str, valu
 
 
 def test_operations_need_their_places() -> None:
-    with pytest.raises(InputError, match="retain needs bucket"):
-        params(operation="retain")
     with pytest.raises(InputError, match="promote needs source"):
         params()
     with pytest.raises(InputError, match="version is needed"):
