@@ -51,7 +51,6 @@ KMS_PERMISSIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
 """Needed only when artefacts are encrypted with (or copied to) a customer-managed KMS key."""
 
 
-
 def work(params: ArtefactMoverInput, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
     base = unit.clients
     src = base.assume(params.source_role_arn) if params.source_role_arn else base
@@ -60,7 +59,9 @@ def work(params: ArtefactMoverInput, unit: Unit, result: UnitResult, ctx: RunCon
     dst_s3: Any = dst.client("s3", unit.region)
     if params.operation == "retain":
         if params.bucket is None:
-            raise InputError("retain needs bucket (the builds bucket; DEVOPS_TASKS_BUCKET in the function's environment)")
+            raise InputError(
+                "retain needs bucket (the builds bucket; DEVOPS_TASKS_BUCKET in the function's environment)"
+            )
         retain(params, src_s3, dst_s3, result, ctx)
         return
     marker_version = None
