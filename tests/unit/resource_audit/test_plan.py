@@ -1,0 +1,165 @@
+"""Suppressions (tag, config, expiry), the diff, and the check framework's ERROR rule: pure, no AWS."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceError
+from functions.resource_audit.findings import AuditReport
+from functions.resource_audit.models import ResourceAuditInput
+from functions.resource_audit.plan import active, diff, enabled_checks, evaluate, scope_key, tag_ignores
+from shared.errors import InputError
+from shared.inputs import parse_input
+from tests.unit.resource_audit.reports import finding, sample
+
+NOW = datetime(2025, 6, 30, 12, tzinfo=UTC)
+
+
+def _volumes_inventory(*volumes: dict[str, object]) -> Inventory:
+    return Inventory(account="123456789012", region="eu-west-1", data={"volumes": list(volumes)})
+
+
+def _vol(vid: str, state: str = "available", **tags: str) -> dict[str, object]:
+    return {
+        "VolumeId": vid,
+        "State": state,
+        "Size": 10,
+        "VolumeType": "gp3",
+        "Encrypted": True,
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+    }
+
+
+def _run(params: ResourceAuditInput, inv: Inventory, check_id: str = "ebs-volume-unattached") -> dict[str, object]:
+    checks = [c for c in enabled_checks(params) if c.id == check_id]
+    ev = evaluate(checks, inv, CheckEnv(params, NOW), "region")
+    return {f.resource: f for f in ev.findings} | {"_ev": ev}
+
+
+@pytest.mark.parametrize(
+    ("value", "ignored"),
+    [("ebs-volume-unattached", True), ("x, ebs-volume-unattached", True), ("*", True), ("all", True),
+     ("ebs-volume-gp2", False), ("", False), (None, False)],
+)  # fmt: skip
+def test_ignore_tag_names_checks_or_everything(value: str | None, ignored: bool) -> None:
+    assert tag_ignores(value, "ebs-volume-unattached") is ignored
+
+
+def test_a_tagged_resource_is_suppressed_and_a_passing_one_is_never_marked() -> None:
+    params = ResourceAuditInput()
+    out = _run(params, _volumes_inventory(_vol("vol-a", **{params.ignore_tag: "ebs-volume-unattached"}),
+                                          _vol("vol-b", "in-use", **{params.ignore_tag: "*"})))  # fmt: skip
+    assert out["vol-a"].status == "SUPPRESSED"  # type: ignore[attr-defined]
+    assert out["vol-b"].status == "PASS"  # type: ignore[attr-defined]
+
+
+def test_config_suppression_applies_through_its_expiry_day_then_says_it_expired() -> None:
+    rule = {"check": "ebs-volume-unattached", "resource": "vol-a*", "reason": "kept for a migration"}
+    live = ResourceAuditInput(suppressions=[rule | {"expires": "2025-06-30"}])
+    out = _run(live, _volumes_inventory(_vol("vol-a1")))
+    assert out["vol-a1"].status == "SUPPRESSED"  # type: ignore[attr-defined]
+    assert "kept for a migration" in out["vol-a1"].suppressed_by  # type: ignore[attr-defined]
+
+    expired = ResourceAuditInput(suppressions=[rule | {"expires": "2025-06-29"}])
+    out = _run(expired, _volumes_inventory(_vol("vol-a1"), _vol("vol-b1")))
+    assert out["vol-a1"].status == "FAIL"  # type: ignore[attr-defined]
+    assert "suppression expired 2025-06-29 (kept for a migration)" in out["vol-a1"].evidence  # type: ignore[attr-defined]
+    assert "expired" not in out["vol-b1"].evidence  # type: ignore[attr-defined]
+    assert out["_ev"].expired_hits == {0: 1}  # type: ignore[attr-defined]
+
+
+def test_suppression_patterns_match_ids_or_arns_and_star_checks() -> None:
+    params = ResourceAuditInput(
+        suppressions=[
+            {"check": "*", "resource": "arn:aws:ec2:*:*:volume/vol-z*", "reason": "lab", "expires": "2099-01-01"}
+        ]
+    )
+    out = _run(params, _volumes_inventory(_vol("vol-z9"), _vol("vol-y9")))
+    assert out["vol-z9"].status == "SUPPRESSED"  # type: ignore[attr-defined]
+    assert out["vol-y9"].status == "FAIL"  # type: ignore[attr-defined]
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), st.integers(-400, 400))
+def test_active_exactly_until_expiry(expires: date, offset: int) -> None:
+    from datetime import timedelta
+
+    from functions.resource_audit.models import Suppression
+
+    s = Suppression(check="*", resource="*", reason="why not", expires=expires)
+    assert active(s, expires + timedelta(days=offset)) is (offset <= 0)
+
+
+def test_a_failed_listing_gives_one_error_per_check_and_never_a_pass() -> None:
+    params = ResourceAuditInput()
+    inv = Inventory(account="1", region="eu-west-1", errors={"volumes": SourceError("AccessDenied", "no")})
+    checks = [c for c in enabled_checks(params) if "volumes" in c.sources(params)]
+    ev = evaluate(checks, inv, CheckEnv(params, NOW), "region")
+    assert {f.check_id for f in ev.findings} == {c.id for c in checks}
+    assert {f.status for f in ev.findings} == {"ERROR"}
+    assert all("AccessDenied" in f.evidence for f in ev.findings)
+    assert ev.audited == set()
+
+
+def test_include_passes_false_drops_passes_only() -> None:
+    out = _run(ResourceAuditInput(include_passes=False), _volumes_inventory(_vol("vol-a"), _vol("vol-b", "in-use")))
+    assert set(out) == {"vol-a", "_ev"}
+
+
+def test_checks_and_skip_checks_choose_what_runs_and_unknown_ids_are_rejected() -> None:
+    chosen = enabled_checks(ResourceAuditInput(checks=["ebs-volume-gp2", "iam-root-mfa"], skip_checks=["iam-root-mfa"]))
+    assert [c.id for c in chosen] == ["ebs-volume-gp2"]
+    assert not [c for c in enabled_checks(ResourceAuditInput(required_tags=[])) if c.id.startswith("tags-")]
+    with pytest.raises(InputError, match="unknown check id"):
+        parse_input({"skip_checks": ["no-such-check"]}, ResourceAuditInput, env={})
+    with pytest.raises(InputError, match="admin_ports"):
+        parse_input({"thresholds": {"admin_ports": [70000]}}, ResourceAuditInput, env={})
+
+
+def _report(*findings: object) -> AuditReport:
+    return sample().model_copy(update={"findings": list(findings), "run_id": "prev"})
+
+
+def test_diff_new_resolved_still_open() -> None:
+    a, b, c = finding("ebs-volume-unattached", "FAIL", "vol-a"), finding("ebs-volume-unattached", "FAIL", "vol-b"), \
+        finding("ebs-volume-unattached", "FAIL", "vol-c")  # fmt: skip
+    now = [a, finding("ebs-volume-unattached", "PASS", "vol-b"), c.model_copy(update={"resource": "vol-d"})]
+    audited = {scope_key(a, a.account, a.region)}
+    d = diff(_report(a, b, c), now, audited)
+    assert [f.resource for f in d.new] == ["vol-d"]
+    assert sorted(f.resource for f in d.resolved) == ["vol-b", "vol-c"]
+    assert d.still_open == 1
+    assert d.previous_run_id == "prev"
+
+
+def test_nothing_resolves_in_a_scope_that_errored_or_was_not_audited() -> None:
+    old = finding("ebs-volume-unattached", "FAIL", "vol-a")
+    error_now = finding("ebs-volume-unattached", "ERROR", "vol-a")
+    assert diff(_report(old), [error_now], {scope_key(old, old.account, old.region)}).resolved == []
+    assert diff(_report(old), [], set()).resolved == []
+
+
+def test_first_report_marks_every_failure_new() -> None:
+    d = diff(None, [finding("x", "FAIL", "a"), finding("x", "PASS", "b")], set())
+    assert ([f.resource for f in d.new], d.resolved, d.previous_run_id) == (["a"], [], None)
+
+
+statuses = st.sampled_from(["FAIL", "PASS", "ERROR", "SUPPRESSED"])
+populations = st.dictionaries(st.sampled_from([f"vol-{i}" for i in range(12)]), statuses, max_size=12)
+
+
+@given(populations, populations)
+def test_diff_partitions_failures(before: dict[str, str], after: dict[str, str]) -> None:
+    prev = [finding("ebs-volume-unattached", s, r) for r, s in before.items()]
+    now = [finding("ebs-volume-unattached", s, r) for r, s in after.items()]
+    key = scope_key(now[0] if now else finding("ebs-volume-unattached", "PASS", "x"), "123456789012", "eu-west-1")
+    d = diff(_report(*prev), now, {key})
+    failing_now = {r for r, s in after.items() if s == "FAIL"}
+    failing_before = {r for r, s in before.items() if s == "FAIL"}
+    assert {f.resource for f in d.new} == failing_now - failing_before
+    assert d.still_open == len(failing_now & failing_before)
+    assert {f.resource for f in d.resolved} == {r for r in failing_before - failing_now if after.get(r) != "ERROR"}
+    assert not {f.resource for f in d.new} & {f.resource for f in d.resolved}
