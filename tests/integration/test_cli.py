@@ -1,0 +1,71 @@
+"""The ``devops-tasks`` command as a person runs it: list, invoke against an endpoint, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.integration
+CLI = [sys.executable, "-m", "shared.cli.main"]
+
+
+def run_cli(*args: str, endpoint: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")} | {"COLUMNS": "200"}
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return subprocess.run(
+        [*CLI, *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_list_shows_every_function_of_serverless_yml_with_its_triggers() -> None:
+    proc = run_cli("list")
+    assert proc.returncode == 0, proc.stderr
+    assert "snapshot-rotation" in proc.stdout
+    assert "cron(15 3 * * ? *)" in proc.stdout
+
+
+def test_invoke_dry_run_json_plans_against_the_endpoint_and_changes_nothing(moto_server: str) -> None:
+    ec2 = boto3.client("ec2")
+    ec2.create_volume(
+        AvailabilityZone="eu-west-1a",
+        Size=1,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Backup", "Value": "true"}]}],
+    )
+    proc = run_cli("invoke", "snapshot-rotation", "--dry-run", "--json", "--region", "eu-west-1", endpoint=moto_server)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["dry_run"] is True
+    assert report["units"][0]["counts"] == {"create_planned": 1}
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+
+
+def test_invoke_with_an_invalid_event_exits_non_zero_naming_the_field(moto_server: str) -> None:
+    proc = run_cli(
+        "invoke", "snapshot-rotation", "--event", "-", stdin='{"policy": {"period": "fortnight"}}', endpoint=moto_server
+    )
+    assert proc.returncode == 1
+    assert "policy.period" in proc.stdout + proc.stderr
+
+
+def test_invoke_an_unknown_task_says_which_tasks_exist() -> None:
+    proc = run_cli("invoke", "no-such-task")
+    assert proc.returncode == 2
+    assert "snapshot-rotation" in proc.stdout + proc.stderr
+
+
+def test_the_demo_runs_every_task_and_writes_reports(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "snapshot-rotation" / "report.json").read_text())
+    assert report["status"] == "succeeded"
+    assert report["units"][0]["counts"]["copied"] > 0
+    assert "demo finished" in proc.stdout
