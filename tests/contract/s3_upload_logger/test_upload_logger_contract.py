@@ -1,0 +1,39 @@
+"""serverless.yml against the S3 upload logger: no S3 access at all, its queue, DLQ and batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.contract
+
+
+def test_the_logger_role_only_polls_its_queue_and_writes_logs(template: dict[str, Any]) -> None:
+    props = template["Resources"]["S3UploadLoggerRole"]["Properties"]
+    actions = {
+        a
+        for p in props["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not [a for a in actions if a.startswith(("s3:", "sns:", "sts:"))]
+
+
+def test_uploads_arrive_through_a_queue_only_the_configured_bucket_may_send_to(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    (statement,) = resources["UploadLoggerQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::devops-tasks-uploads"
+    }
+    assert resources["UploadLoggerQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    env = resources["S3UploadLoggerLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DEVOPS_TASKS_BUCKETS"] == "devops-tasks-uploads"
+    (mapping,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["S3UploadLoggerLambdaFunction", "Arn"]}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
