@@ -12,7 +12,7 @@ STAGE ?= dev
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 export NODE_NO_WARNINGS := 1
 
-.PHONY: help venv node demo test lint format types unit functional contract integration package bench clean
+.PHONY: help venv node chromium demo test lint format types unit functional contract integration package bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,8 @@ $(NODE_STAMP): package.json package-lock.json
 
 venv: $(STAMP) ## Build the Python virtualenv
 node: $(NODE_STAMP) ## Install the Serverless Framework (osls)
+chromium: ## Debian's headless Chromium for the HTML report test (installed only when missing)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 demo: $(STAMP) ## Run every task against an embedded AWS (moto server) and write reports under out/
 	$(VENV)/bin/devops-tasks demo --out out
@@ -55,7 +57,7 @@ functional: $(STAMP) ## Handlers under in-process moto
 contract: $(STAMP) $(NODE_STAMP) ## serverless.yml against the code, serverless package + cfn-lint
 	$(PYTEST) -q tests/contract
 
-integration: $(STAMP) $(NODE_STAMP) ## Handlers against moto server over HTTP, serverless invoke local and deploy
+integration: $(STAMP) $(NODE_STAMP) chromium ## Handlers against moto server over HTTP, serverless invoke local and deploy
 	$(PYTEST) -q tests/integration
 
 package: $(STAMP) $(NODE_STAMP) ## serverless package, then cfn-lint the generated template
