@@ -1,0 +1,82 @@
+"""Demo: every upload to a bucket logged as one structured line, through S3 -> SQS -> the real handler."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import Any
+
+from rich.table import Table
+
+from shared.cli.demo import DemoEnv
+from shared.observability import logger
+
+TITLE = "S3 upload logger"
+BUCKET = "demo-uploads"
+
+
+def run(env: DemoEnv) -> None:
+    s3, sqs = env.client("s3"), env.client("sqs")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": env.region})
+    queue = sqs.create_queue(QueueName="demo-upload-logger")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    uploads = {"reports/2025/q1 summary.pdf": 48_000, "images/logo+dark.png": 7_300, "data/events.json": 1_200}
+    for key, size in uploads.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(size))
+    env.console.print(f"uploaded {len(uploads)} objects to s3://{BUCKET}/ (keys with spaces and '+')")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": env.region,
+            }
+            for m in messages
+        ]
+        + [
+            {
+                "messageId": "demo-garbled-message",
+                "receiptHandle": "x",
+                "body": "not an S3 notification",
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": env.region,
+            }
+        ]
+    }
+    stream = io.StringIO()
+    previous_level = logger.log_level
+    previous_stream = logger.registered_handler.setStream(stream)
+    logger.setLevel("INFO")
+    os.environ["DEVOPS_TASKS_BUCKETS"] = BUCKET
+    try:
+        outcome = env.invoke("s3-upload-logger", event)
+    finally:
+        os.environ.pop("DEVOPS_TASKS_BUCKETS", None)
+        logger.registered_handler.setStream(previous_stream)
+        logger.setLevel(previous_level)
+    lines: list[dict[str, Any]] = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
+    table = Table(title="log lines 'object uploaded' (one per object)")
+    for col in ("bucket", "key", "size", "etag", "event_time"):
+        table.add_column(col, justify="right" if col == "size" else "left")
+    for line in lines:
+        if line.get("message") == "object uploaded":
+            table.add_row(line["bucket"], line["key"], str(line.get("size")), line.get("etag", ""), line["event_time"])
+    env.console.print(table)
+    env.console.print(f"batch response (the garbled message is retried, then dead-lettered): {outcome.response}")
+    env.write("s3-upload-logger/log-lines.json", lines)
