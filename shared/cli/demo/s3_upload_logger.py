@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 
@@ -61,14 +62,15 @@ def run(env: DemoEnv) -> None:
     }
     stream = io.StringIO()
     previous_level = logger.log_level
-    previous_stream = logger.registered_handler.setStream(stream)
+    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
+    previous_stream = handler.setStream(stream)
     logger.setLevel("INFO")
     os.environ["DEVOPS_TASKS_BUCKETS"] = BUCKET
     try:
         outcome = env.invoke("s3-upload-logger", event)
     finally:
         os.environ.pop("DEVOPS_TASKS_BUCKETS", None)
-        logger.registered_handler.setStream(previous_stream)
+        handler.setStream(previous_stream)
         logger.setLevel(previous_level)
     lines: list[dict[str, Any]] = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
     table = Table(title="log lines 'object uploaded' (one per object)")
