@@ -1,0 +1,74 @@
+"""The resource audit in serverless.yml: daily, read-only, its writes and reads confined to its reports, alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import load_event
+
+pytestmark = pytest.mark.contract
+
+READ_PREFIXES = ("Describe", "Get", "List", "Generate")
+ALLOWED_WRITES = {"s3:PutObject", "sns:Publish", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
+                  "xray:PutTraceSegments", "xray:PutTelemetryRecords"}  # fmt: skip
+
+
+def _function(template: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = template["Resources"]["ResourceAuditLambdaFunction"]["Properties"]
+    return props
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    role = template["Resources"]["ResourceAuditRole"]["Properties"]
+    return [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_the_role_only_reads_besides_its_report_notification_and_logs(template: dict[str, Any]) -> None:
+    for statement in _statements(template):
+        acts = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        for action in acts:
+            verb = action.split(":", 1)[1]
+            assert verb.startswith(READ_PREFIXES) or action in ALLOWED_WRITES, action
+
+
+def test_report_objects_are_read_and_written_under_its_own_prefix_only(template: dict[str, Any]) -> None:
+    for statement in _statements(template):
+        if statement["Action"] in ("s3:GetObject", "s3:PutObject"):
+            assert statement["Resource"] == {"Fn::Sub": "${ReportsBucket.Arn}/reports/resource-audit/*"}
+
+
+def test_it_runs_daily_over_every_enabled_region_and_always_notifies(template: dict[str, Any]) -> None:
+    rules = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and "resource-audit" in r["Properties"].get("Name", "")
+    ]
+    assert len(rules) == 1
+    assert rules[0]["ScheduleExpression"].startswith("cron(")
+    import json
+
+    payload = json.loads(rules[0]["Targets"][0]["Input"])
+    assert payload["regions"] == ["all"]
+    assert payload["notify_on"] == "always"
+    assert _function(template)["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "resource-audit"
+
+
+def test_checks_in_error_raise_their_own_alarm(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["ResourceAuditCheckErrorsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("DevopsTasks", "check_errors")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "resource-audit"}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+
+
+def test_event_fixtures_parse() -> None:
+    from functions.resource_audit.models import ResourceAuditInput
+    from shared.inputs import parse_input
+
+    scheduled = parse_input(load_event("resource_audit/scheduled.json"), ResourceAuditInput, env={})
+    assert scheduled.regions == []  # a rule without input: the function's own region
+    constant = parse_input(load_event("resource_audit/schedule_input.json"), ResourceAuditInput, env={})
+    assert constant.regions == ["all"]
+    manual = parse_input(load_event("resource_audit/manual.json"), ResourceAuditInput, env={})
+    assert manual.suppressions[0].check == "ebs-volume-gp2"
