@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--out", type=Path, help="also write the response (and any local renderings) here")
     inv.add_argument("--json", action="store_true", help="print the response as JSON only")
     inv.add_argument("--verbose", action="store_true", help="show the structured logs (on stderr)")
+    inv.add_argument(
+        "--open",
+        action="store_true",
+        help="tasks with local renderings (resource-audit): write them under --out (default out/) and open the HTML",
+    )
 
     demo = sub.add_parser("demo", help="every task against an embedded AWS (moto server on 127.0.0.1)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default out/)")
@@ -76,6 +81,10 @@ def _event(args: argparse.Namespace, info: registry.FunctionInfo) -> dict[str, A
         os.environ["DEVOPS_TASKS_REGIONS"] = json.dumps(args.regions)
     if is_manual_payload(event):
         event |= ({"dry_run": True} if args.dry_run else {}) | ({"regions": args.regions} if args.regions else {})
+    if getattr(args, "open", False):
+        model = info.task_module().TASK.params_model
+        if "local_dir" in model.model_fields:
+            event["local_dir"] = str((args.out or Path("out")) / info.task_name)
     return event
 
 
@@ -100,6 +109,11 @@ def cmd_invoke(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(outcome.response if outcome.response is not None else {"error": outcome.error}, default=str))
     else:
         print_outcome(console, info.task_name, outcome)
+    local_html = ((outcome.response or {}).get("links") or {}).get("local html")
+    if args.open and local_html:
+        import webbrowser
+
+        webbrowser.open(Path(local_html).resolve().as_uri())
     return 0 if outcome.ok else 1
 
 
@@ -169,8 +183,12 @@ def print_outcome(console: Console, task: str, outcome: Outcome) -> None:
                 f"[red]failed[/red] {failure.get('operation')} {failure.get('resource') or ''}: "
                 f"{failure.get('error_code')} {failure.get('message')}"
             )
+    for note in resp.get("notes") or []:
+        console.print(note)
     if resp.get("location"):
         console.print(f"report: {resp['location']}")
+    for name, where in (resp.get("links") or {}).items():
+        console.print(f"{name}: {where}")
     if not outcome.ok:
         console.print(f"[red]{outcome.error}[/red]")
 
