@@ -98,8 +98,8 @@ class PartitionedWriter:
         *,
         compression: str = "zstd",
         row_group_rows: int = 262_144,
-        row_group_bytes: int = 48 << 20,
-        max_buffered_bytes: int = 96 << 20,
+        row_group_bytes: int = 24 << 20,
+        max_buffered_bytes: int = 48 << 20,
         spool_dir: str | None = None,
     ) -> None:
         self.schema = schema

@@ -23,6 +23,7 @@ from functions.log_etl.stream import Counts, ParsedBlock, Readable, Rejected, op
 DEFAULT_BLOCK_SIZE = 4 << 20
 DEFAULT_MAX_LINE_BYTES = 256 << 10
 _EXTRA_SEP = "\x1f"
+_STRAY_MARKER = b"\x00"
 
 
 @dataclass
@@ -142,7 +143,30 @@ class DelimitedParser:
         try:
             return self._fast(block, n_lines)
         except (NeedsLineByLine, pa.ArrowInvalid):
-            return self._line_by_line(block.data.split(b"\n")[:-1], block.first_line, n_lines)
+            pass
+        lines = block.data.split(b"\n")
+        isolated = self._isolate_stray_quotes(block, lines)
+        if isolated is not None:
+            try:
+                return self._fast(isolated, n_lines, raw_lines=lines)
+            except (NeedsLineByLine, pa.ArrowInvalid):
+                pass
+        return self._line_by_line(lines[:-1], block.first_line, n_lines)
+
+    def _isolate_stray_quotes(self, block: _Block, lines: list[bytes]) -> _Block | None:
+        """The block with each line holding an odd number of quotes replaced by a one-field marker line.
+
+        A stray quote makes the CSV reader run on over the following newlines, so one truncated line would send
+        its whole block line by line. The marker has too few fields, so the fast path hands that line (read
+        back from ``lines``) to the line-by-line parser, and the rest of the block stays vectorised.
+        """
+        if not self.format.quoted or b'"' not in block.data:
+            return None
+        odd = {i for i, line in enumerate(lines[:-1]) if line.count(b'"') % 2}
+        if not odd or len(odd) * 20 > len(lines):
+            return None
+        data = b"\n".join(_STRAY_MARKER if i in odd else line for i, line in enumerate(lines))
+        return _Block(data, block.first_line, block.lines)
 
     def _field_count(self, data: bytes) -> int:
         """Field count of the block's first data lines; lines with another count go line by line."""
@@ -153,7 +177,7 @@ class DelimitedParser:
                 return len(tokens)
         return len(self.layout.fields)
 
-    def _fast(self, block: _Block, n_lines: int) -> ParsedBlock:
+    def _fast(self, block: _Block, n_lines: int, raw_lines: list[bytes] | None = None) -> ParsedBlock:
         if b"\r" in block.data:
             raise NeedsLineByLine("carriage returns")
         layout = self.layout
@@ -188,7 +212,7 @@ class DelimitedParser:
         out = finish(table, layout, self.format)
         parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
         if invalid.rows:
-            lines = block.data.split(b"\n")
+            lines = raw_lines if raw_lines is not None else block.data.split(b"\n")
             physical = _physical_rows(invalid.rows, set(blank))
             slow = self._line_by_line([lines[i - 1] for i in physical], block.first_line, 0, numbers=physical)
             parsed.merge(slow)

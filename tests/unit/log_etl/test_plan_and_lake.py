@@ -199,3 +199,15 @@ def test_input_window_defaults_and_validation() -> None:
         parse_input({"quarantine_prefix": "lake/"}, LogEtlInput, env={})
     with pytest.raises(InputError, match="format"):
         parse_input({"format": "syslog"}, LogEtlInput, env={})
+
+
+def test_a_stray_quote_is_quarantined_alone_and_numbered_in_its_object() -> None:
+    from tests.unit.log_etl.conftest import FIXTURES, parse_bytes
+
+    good = (FIXTURES / "alb/awsdocs-elb-alb-guide_2023-06_examples.joined.log").read_bytes().splitlines()
+    lines = good * 3
+    lines.insert(5, b'h2 2026-11-27T13:00:00Z app/x 1.2.3.4:5 "unterminated')
+    result = parse_bytes(b"\n".join(lines) + b"\n", "alb")
+    assert result.counts.rows_out == len(good) * 3
+    assert [(r.line_number, r.raw[:2]) for r in result.rejects] == [(6, b"h2")]
+    assert result.counts.balanced

@@ -1,0 +1,269 @@
+"""Benchmark of the log ETL on generated ALB access logs: our ETL vs ``gzip -dc`` vs DuckDB, time and peak RSS.
+
+Usage: python bench/log_etl.py [--sizes 10,1024] [--data bench/.data]
+
+For each size (MB of uncompressed log), a gzipped ALB file is generated once and cached under bench/.data/
+(git-ignored). Each measurement runs in its own subprocess, so its peak RSS is its own:
+
+* ``etl``: the task's real ``load_object`` (stream, parse, Parquet zstd per event hour, quarantine, manifest)
+  against a local stand-in for S3 that reads the source file and writes the outputs to local files;
+* ``gzip -dc`` of the same file to /dev/null;
+* ``duckdb``: DuckDB reading the same gzipped file (CSV reader, space-delimited, quoted) into one Parquet file.
+
+Prints MB/s and lines/s (uncompressed), the ratios to ``gzip -dc`` and peak RSS per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE = (
+    "{kind} {time}Z app/my-loadbalancer/50dc6c495c0c9188 {client} 10.0.{c2}.{c}:80 0.000 0.{t:03d} 0.000 "
+    "{status} {status} {rx} {tx} "
+    '"{method} https://www.example.com:443/items/{item}?q={q} HTTP/1.1" "Mozilla/5.0 (X11; Linux x86_64) curl/{v}" '
+    "ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 "
+    "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
+    '"Root=1-58337281-1d84f3d73c47ec4e{item:08x}" "www.example.com" '
+    '"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" '
+    '1 {time}Z "forward" "-" "-" "10.0.{c2}.{c}:80" "{status}" "-" "-" '
+    "TID_{item:032x}\n"
+)
+BAD_LINES = ["truncated http 2026-11-27T13:00:00Z app/x\n", 'h2 not-a-time app/x 1.2.3.4:5 "unterminated\n']
+
+
+def generate(path: Path, megabytes: int) -> int:
+    """A gzipped ALB log of ``megabytes`` MB uncompressed, spanning 24 hours, with 1 line in 5,000 malformed."""
+    rng = random.Random(megabytes)
+    target = megabytes << 20
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+    step = timedelta(hours=24) / max(1, target // 420)
+    written = lines = 0
+    tmp = path.with_suffix(".partial")
+    with gzip.open(tmp, "wb", compresslevel=6) as out:
+        batch = []
+        at = start
+        while written < target:
+            at += step
+            if rng.random() < 0.0002:
+                line = rng.choice(BAD_LINES)
+            else:
+                ipv6 = rng.random() < 0.05
+                client = (
+                    f"[2001:db8::{rng.randint(1, 65535):x}]:{rng.randint(1024, 65535)}"
+                    if ipv6
+                    else f"{rng.choice([192, 10, 172, 203])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+                    f"{rng.randint(1, 254)}:{rng.randint(1024, 65535)}"
+                )
+                line = LINE.format(
+                    kind=rng.choice(("http", "https", "h2")),
+                    time=at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+                    client=client,
+                    c2=rng.randint(0, 3),
+                    c=rng.randint(1, 254),
+                    t=rng.randint(0, 999),
+                    status=rng.choices((200, 201, 301, 304, 400, 403, 404, 500, 502), (60, 3, 5, 8, 3, 2, 12, 2, 5))[0],
+                    rx=rng.randint(0, 5000),
+                    tx=rng.randint(0, 500_000),
+                    method=rng.choice(("GET", "GET", "GET", "POST", "PUT")),
+                    item=rng.randint(0, 1 << 30),
+                    q=rng.randint(0, 1000),
+                    v=rng.randint(1, 9),
+                )
+            data = line.encode()
+            batch.append(data)
+            written += len(data)
+            lines += 1
+            if len(batch) >= 20_000:
+                out.write(b"".join(batch))
+                batch = []
+        out.write(b"".join(batch))
+    tmp.rename(path)
+    path.with_suffix(".lines").write_text(str(lines))
+    return lines
+
+
+# --- the measured runs (each in its own process) ---
+
+
+class LocalS3:
+    """The S3 calls ``load_object`` makes, served from and to the local disk."""
+
+    class exceptions:
+        ClientError = OSError
+
+    def __init__(self, source: Path, out: Path) -> None:
+        self.source = source
+        self.out = out
+
+    def get_object(self, **params: Any) -> dict[str, Any]:
+        size = self.source.stat().st_size
+        return {"Body": self.source.open("rb"), "ETag": '"bench"', "ContentLength": size}
+
+    def upload_fileobj(self, fileobj: Any, bucket: str, key: str, **_: Any) -> None:
+        target = self.out / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as sink:
+            shutil.copyfileobj(fileobj, sink, 8 << 20)
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
+        target = self.out / Key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Body)
+
+
+def run_etl(source: Path, out: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from functions.log_etl.execute import load_object
+    from functions.log_etl.models import LogEtlInput, SourceObject
+
+    params = LogEtlInput(lake_bucket="bench-lake")
+    key = (
+        "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/11/27/123456789012_elasticloadbalancing_"
+        "eu-west-1_app.bench.50dc6c495c0c9188_20261127T0000Z_10.0.0.1_bench.log.gz"
+    )
+    started = time.perf_counter()
+    outcome = load_object(
+        LocalS3(source, out),
+        SourceObject("bench-logs", key, "bench"),
+        "alb",
+        params,
+        now=datetime.now(UTC),
+        spool_dir=str(out),
+    )
+    return {
+        "seconds": time.perf_counter() - started,
+        "lines": outcome.lines_in,
+        "rows": outcome.rows_out,
+        "rejected": outcome.rows_rejected,
+        "balanced": outcome.balanced,
+        "files": len(outcome.partitions),
+        "parquet_mb": round(sum(p.bytes for p in outcome.partitions) / 2**20, 1),
+    }
+
+
+def run_duckdb(source: Path, out: Path) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads TO 1")  # like the ETL: one core
+    target = out / "duckdb.parquet"
+    sys.path.insert(0, str(ROOT))
+    from functions.log_etl.formats import ALB_FIELDS, Kind
+
+    sql_types = {Kind.ISO_TS: "TIMESTAMPTZ", Kind.FLOAT64: "DOUBLE", Kind.INT32: "INTEGER", Kind.INT64: "BIGINT"}
+    columns = ", ".join(f"'{f.name}': '{sql_types.get(f.kind, 'VARCHAR')}'" for f in ALB_FIELDS[:30])
+    started = time.perf_counter()
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{source}', delim=' ', quote='\"', escape='', header=false, "
+        f"auto_detect=false, columns={{{columns}}}, nullstr='-', null_padding=true, ignore_errors=true, "
+        f"strict_mode=false, parallel=false, compression='gzip')) TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    seconds = time.perf_counter() - started
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()
+    return {
+        "seconds": seconds,
+        "rows": rows[0] if rows else None,
+        "parquet_mb": round(target.stat().st_size / 2**20, 1),
+    }
+
+
+def _child(kind: str, source: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result = run_etl(source, out) if kind == "etl" else run_duckdb(source, out)
+    print(json.dumps(result))
+
+
+def measure(argv: list[str]) -> tuple[float, float, str]:
+    """Run ``argv`` as a child process: (seconds, peak RSS in MB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} failed with {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def bench(size_mb: int, data: Path) -> dict[str, Any]:
+    source = data / f"alb_{size_mb}mb.log.gz"
+    if not source.exists():
+        print(f"generating {source} ({size_mb} MB uncompressed) ...", flush=True)
+        generate(source, size_mb)
+    lines = int(source.with_suffix(".lines").read_text())
+    work = data / f"out_{size_mb}"
+    shutil.rmtree(work, ignore_errors=True)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    gzip_s, gzip_rss, _ = measure(["sh", "-c", f"gzip -dc '{source}' > /dev/null"])
+    etl_s, etl_rss, etl_out = measure([*me, "--child", "etl", str(source), str(work / "etl")])
+    duck_s, duck_rss, duck_out = measure([*me, "--child", "duckdb", str(source), str(work / "duckdb")])
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "size_mb": size_mb,
+        "gz_mb": round(source.stat().st_size / 2**20, 1),
+        "lines": lines,
+        "gzip": {"s": gzip_s, "rss_mb": gzip_rss},
+        "etl": _child_result(etl_s, etl_rss, etl_out),
+        "duckdb": _child_result(duck_s, duck_rss, duck_out),
+    }
+
+
+def _child_result(wall_s: float, rss_mb: float, stdout: str) -> dict[str, Any]:
+    """The child's own figures; ``s`` is its work time, ``wall_s`` adds interpreter start-up and imports."""
+    found = json.loads(stdout.splitlines()[-1])
+    return {"s": found.pop("seconds"), "wall_s": wall_s, "rss_mb": rss_mb, **found}
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print(f"{'input':>8} {'run':>9} {'seconds':>8} {'MB/s':>7} {'Mlines/s':>9} {'x gzip':>7} {'peak RSS':>9}  notes")
+    for r in results:
+        for run in ("gzip", "etl", "duckdb"):
+            m = r[run]
+            notes = ""
+            if run == "etl":
+                notes = (
+                    f"rows {m['rows']}, rejected {m['rejected']}, balanced {m['balanced']}, {m['files']} files, "
+                    f"{m['wall_s']:.2f}s with start-up"
+                )
+            elif run == "duckdb":
+                notes = f"rows {m['rows']} (bad lines dropped), {m['wall_s']:.2f}s with start-up"
+            print(
+                f"{r['size_mb']:>6}MB {run:>9} {m['s']:>8.2f} {r['size_mb'] / m['s']:>7.0f} "
+                f"{r['lines'] / m['s'] / 1e6:>9.2f} {m['s'] / r['gzip']['s']:>6.2f}x {m['rss_mb']:>7.0f}MB  {notes}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,1024", help="MB of uncompressed log per input, comma separated")
+    parser.add_argument("--data", type=Path, default=ROOT / "bench" / ".data")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "SOURCE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return
+    args.data.mkdir(parents=True, exist_ok=True)
+    results = [bench(int(size), args.data) for size in args.sizes.split(",")]
+    report(results)
+    (args.data / "log_etl_results.json").write_text(json.dumps(results, indent=2))
+    print(
+        f"peak RSS limit 300 MB; ETL target <= 2x gzip -dc; max RSS {max(r['etl']['rss_mb'] for r in results):.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
