@@ -122,3 +122,11 @@ def test_catalogue_has_at_least_25_checks_with_complete_metadata() -> None:
         assert c.looks_at
         assert c.category in ("cost", "security", "reliability")
         assert c.severity in ("critical", "high", "medium", "low", "info")
+
+
+def test_the_task_doc_documents_every_check() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "tasks" / "resource-audit.md").read_text()
+    missing = [c.id for c in CHECKS if f"| `{c.id}` | {c.severity} |" not in doc]
+    assert missing == []
