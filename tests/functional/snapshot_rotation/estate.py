@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from functions.snapshot_rotation.models import MANAGED_TAG, POLICY_TAG, VOLUME_TAG
 from shared.aws import Clients
@@ -18,8 +20,22 @@ DR_REGION = "eu-central-1"
 BUCKET = "devops-tasks-reports"
 
 
+_LOADER = botocore.loaders.create_loader()
+
+
+def _session() -> boto3.Session:
+    return session()
+
+
+def session() -> boto3.Session:
+    """A new session (its own events and clients) that shares botocore's loaded API models with the others."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=REGION)
+
+
 def ec2(region: str = REGION, session: boto3.Session | None = None) -> Any:
-    return (session or boto3.Session()).client("ec2", region_name=region)
+    return (session or _session()).client("ec2", region_name=region)
 
 
 def backend(region: str = REGION, account: str = ACCOUNT) -> Any:
@@ -29,9 +45,7 @@ def backend(region: str = REGION, account: str = ACCOUNT) -> Any:
 
 
 def reports_bucket() -> str:
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    session().client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return BUCKET
 
 
@@ -123,12 +137,12 @@ def _name(vol: dict[str, Any]) -> str:
 
 
 def counted_clients() -> tuple[Clients, CallLog]:
-    session = boto3.Session()
-    return Clients(session), CallLog().attach(session)
+    fresh = session()
+    return Clients(fresh), CallLog().attach(fresh)
 
 
 def report_from_s3(location: str) -> dict[str, Any]:
     bucket, key = location.removeprefix("s3://").split("/", 1)
-    body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = session().client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     data: dict[str, Any] = json.loads(body)
     return data
