@@ -238,6 +238,10 @@ class ArtefactMoverInput(TaskSettings):
     multipart_threshold_mb: int = Field(default=64, ge=5, le=5120)
     part_size_mb: int = Field(default=64, ge=5, le=5120)
     object_workers: int = Field(default=16, ge=1, le=128, description="objects transferred at once")
+    head_every_object: bool = Field(
+        default=False,
+        description="HEAD every source and copy (checksums) instead of verifying small single-part copies by listing",
+    )
     verify_by_reading: bool = Field(
         default=True, description="when no checksum or ETag is comparable, read both objects and compare SHA-256"
     )

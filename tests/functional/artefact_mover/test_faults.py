@@ -69,16 +69,30 @@ def test_a_crash_after_any_number_of_writes_loses_nothing_and_a_rerun_finishes(e
     assert_moved(estate, files)
 
 
-def test_a_failed_verification_read_keeps_the_source_and_a_rerun_finishes(estate: Estate) -> None:
+def _fail_verification_read(quick: bool) -> ErrorOn:
+    """The read that verifies copies fails: the destination listing (quick path) or a copy's HEAD (full path)."""
+    listings: list[int] = []
+
+    def when(op: str, p: dict[str, Any]) -> bool:
+        if quick and op == "ListObjectsV2" and p.get("Prefix") == DST:
+            listings.append(1)
+            return len(listings) == 2  # the first lists what is already there, the second verifies the copies
+        return not quick and op == "HeadObject" and p["Key"] == DST + "app.zip"
+
+    return ErrorOn(when, "InternalError", status=500)
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_a_failed_verification_read_keeps_the_source_and_a_rerun_finishes(estate: Estate, quick: bool) -> None:
     estate.bucket("art-bkt")
     files = estate.build("art-bkt", SRC)
-    after_copy = ErrorOn(lambda op, p: op == "HeadObject" and p["Key"] == DST + "app.zip", "InternalError", status=500)
+    payload = MOVE | {"head_every_object": not quick}
 
     with pytest.raises(RunFailed):
-        run(MOVE | {"max_seconds": 60}, after_copy)
+        run(payload, _fail_verification_read(quick))
 
     assert estate.keys("art-bkt", SRC) == set(files)
-    assert run(MOVE)["status"] == "succeeded"
+    assert run(payload)["status"] == "succeeded"
     assert_moved(estate, files)
 
 
@@ -134,7 +148,8 @@ class Corrupt:
             self.s3.put_object(Bucket=params["Bucket"], Key=params["Key"], Body=b"X" * size)
 
 
-def test_a_checksum_mismatch_keeps_the_source_removes_the_copy_and_fails(estate: Estate) -> None:
+@pytest.mark.parametrize("quick", [True, False])
+def test_a_checksum_mismatch_keeps_the_source_removes_the_copy_and_fails(estate: Estate, quick: bool) -> None:
     estate.bucket("art-bkt")
     files = estate.build("art-bkt", SRC)
     corrupt = Corrupt("lib/core.jar")
@@ -143,7 +158,7 @@ def test_a_checksum_mismatch_keeps_the_source_removes_the_copy_and_fails(estate:
     corrupt.attach(session)
 
     with pytest.raises(RunFailed) as failed:
-        execute(TASK, MOVE, FakeContext(), clients=Clients(session), env={})
+        execute(TASK, MOVE | {"head_every_object": not quick}, FakeContext(), clients=Clients(session), env={})
 
     (failure,) = [f for u in failed.value.report["units"] for f in u["failures"]]
     assert failure["operation"] == "verify"
