@@ -183,3 +183,40 @@ def test_a_failing_multipart_copy_keeps_the_source_and_a_rerun_finishes(estate: 
     assert estate.keys("art-bkt", SRC) == set(files)
     assert run(MOVE)["status"] == "succeeded"
     assert_moved(estate, files)
+
+
+class Countdown(FakeContext):
+    """A Lambda context whose remaining time runs out after ``calls`` looks at it."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls -= 1
+        return 900_000 if self.calls >= 0 else 1_000
+
+
+def test_a_run_out_of_time_keeps_every_source_and_the_next_run_continues(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+    session = boto3.Session(region_name=REGION)
+
+    report = execute(TASK, MOVE, Countdown(4), clients=Clients(session), env={})
+
+    assert report["status"] == "incomplete"
+    counts = report["units"][0]["counts"]
+    assert counts["deferred"] >= 1
+    assert "deleted" not in counts
+    assert estate.keys("art-bkt", SRC) == set(files)
+    assert DST + "release-manifest.json" not in estate.keys("art-bkt", DST)
+    assert run(MOVE)["status"] == "succeeded"
+    assert_moved(estate, files)
+
+
+def test_retain_without_a_bucket_fails_naming_it(estate: Estate) -> None:
+    with pytest.raises(RunFailed) as failed:
+        run({"operation": "retain"})
+    (failure,) = [f for u in failed.value.report["units"] for f in u["failures"]]
+    assert failure["error_code"] == "InputError"
+    assert "retain needs bucket" in failure["message"]
