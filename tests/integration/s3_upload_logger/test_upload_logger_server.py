@@ -1,0 +1,57 @@
+"""The upload logger's handler with notifications S3 delivered to SQS, all over HTTP (moto server)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+
+from functions.s3_upload_logger.handler import run
+from shared.observability import logger
+from tests.helpers import REGION, FakeContext
+
+pytestmark = pytest.mark.integration
+
+
+def test_uploads_notified_through_sqs_over_http_are_counted(moto_server: str) -> None:
+    s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    s3.create_bucket(Bucket="uploads", CreateBucketConfiguration={"LocationConstraint": REGION})
+    queue = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="uploads",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    for i in range(5):
+        s3.put_object(Bucket="uploads", Key=f"in/file {i}.csv", Body=b"x" * (i + 1))
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        result = run(event, FakeContext(), env={"DEVOPS_TASKS_BUCKETS": "uploads"})
+    finally:
+        logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+
+    assert result == {"batchItemFailures": []}
+    lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
+    uploads = sorted((x["key"], x["size"]) for x in lines if x["message"] == "object uploaded")
+    assert uploads == [(f"in/file {i}.csv", i + 1) for i in range(5)]
