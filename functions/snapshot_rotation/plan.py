@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from functions.snapshot_rotation.models import SOURCE_SNAPSHOT_TAG, Policy, SnapshotView, VolumeView
 
 Verb = Literal["keep", "delete", "create", "skip", "copy"]
+PERIOD_REACH = timedelta(days=9)
+"""Farther than this from "now", a snapshot cannot be in the current period (a week, plus any UTC offset)."""
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,25 @@ def period_key(at: datetime, period: str, zone: ZoneInfo) -> str:
     return local.date().isoformat()
 
 
-def _tier_keys(zone: ZoneInfo) -> list[tuple[str, Callable[[datetime], str]]]:
-    def local(at: datetime) -> datetime:
-        return at.astimezone(zone)
+Bucket = tuple[int, ...]
 
-    return [
-        ("daily", lambda at: local(at).date().isoformat()),
-        ("weekly", lambda at: "{}-W{:02d}".format(*local(at).isocalendar()[:2])),
-        ("monthly", lambda at: local(at).strftime("%Y-%m")),
-        ("yearly", lambda at: local(at).strftime("%Y")),
-    ]
+TIER_BUCKETS: dict[str, Callable[[datetime], Bucket]] = {
+    "daily": lambda local: (local.year, local.month, local.day),
+    "weekly": lambda local: tuple(local.isocalendar()[:2]),
+    "monthly": lambda local: (local.year, local.month),
+    "yearly": lambda local: (local.year,),
+}
+"""The day, ISO week, month or year a local time falls in (tuples: cheaper than formatting every snapshot)."""
+
+
+def _bucket_name(tier: str, bucket: Bucket) -> str:
+    if tier == "daily":
+        return "{:04d}-{:02d}-{:02d}".format(*bucket)
+    if tier == "weekly":
+        return "{}-W{:02d}".format(*bucket)
+    if tier == "monthly":
+        return "{:04d}-{:02d}".format(*bucket)
+    return f"{bucket[0]:04d}"
 
 
 def newest_first(snapshots: Iterable[SnapshotView]) -> list[SnapshotView]:
@@ -89,7 +100,11 @@ def plan_creation(
         mine = newest_first(owned.get(vid, []))
         pending = [s for s in mine if s.state == "pending"]
         this_period = [
-            s for s in mine if s.state != "error" and period_key(s.start_time, policy.period, zone) == current
+            s
+            for s in mine
+            if s.state != "error"
+            and abs(s.start_time - now) < PERIOD_REACH
+            and period_key(s.start_time, policy.period, zone) == current
         ]
         if volume.state not in ("available", "in-use"):
             decisions.append(Decision(vid, vid, "skip", f"volume is {volume.state}"))
@@ -136,14 +151,15 @@ def plan_retention(
         "monthly": retention.monthly,
         "yearly": retention.yearly,
     }
-    tiers = _tier_keys(retention.zone)
+    zone = retention.zone
     for vid in sorted(candidates):
         ordered = newest_first(candidates[vid])
+        local = [snap.start_time.astimezone(zone) for snap in ordered]
         reasons: dict[str, list[str]] = defaultdict(list)
         for snap in ordered[: retention.keep_last]:
             reasons[snap.snapshot_id].append(f"one of the newest {retention.keep_last}")
-        for tier, key_of in tiers:
-            _mark_tier(ordered, tier, limits[tier], key_of, reasons)
+        for tier, bucket_of in TIER_BUCKETS.items():
+            _mark_tier(ordered, local, tier, limits[tier], bucket_of, reasons)
         for index, snap in enumerate(ordered):
             sid = snap.snapshot_id
             if index == 0:
@@ -159,21 +175,24 @@ def plan_retention(
 
 def _mark_tier(
     ordered: Sequence[SnapshotView],
+    local: Sequence[datetime],
     tier: str,
     limit: int,
-    key_of: Callable[[datetime], str],
+    bucket_of: Callable[[datetime], Bucket],
     reasons: dict[str, list[str]],
 ) -> None:
     """Keep the newest snapshot of each of the newest ``limit`` buckets of this tier."""
-    seen: set[str] = set()
-    for snap in ordered:
-        key = key_of(snap.start_time)
-        if key in seen:
+    seen: set[Bucket] = set()
+    if limit == 0:
+        return
+    for snap, at in zip(ordered, local, strict=True):
+        bucket = bucket_of(at)
+        if bucket in seen:
             continue
         if len(seen) == limit:
             return
-        seen.add(key)
-        reasons[snap.snapshot_id].append(f"{tier} {key}")
+        seen.add(bucket)
+        reasons[snap.snapshot_id].append(f"{tier} {_bucket_name(tier, bucket)}")
 
 
 def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], policy: Policy) -> list[Decision]:
