@@ -71,7 +71,7 @@ def reference_deletions(snapshots: list[SnapshotView], amis: set[str], pol: Poli
     return doomed
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(estates())
 def test_never_deletes_unowned_ami_used_pending_or_the_newest_completed_snapshot(estate: Estate) -> None:
     snapshots, amis, pol, now = estate
@@ -89,7 +89,7 @@ def test_never_deletes_unowned_ami_used_pending_or_the_newest_completed_snapshot
             assert any(s.snapshot_id not in gone for s in completed), "a volume keeps a completed snapshot"
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(estates())
 def test_deletes_exactly_what_the_reference_rules_delete(estate: Estate) -> None:
     snapshots, amis, pol, now = estate
