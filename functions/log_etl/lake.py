@@ -98,8 +98,8 @@ class PartitionedWriter:
         *,
         compression: str = "zstd",
         row_group_rows: int = 262_144,
-        row_group_bytes: int = 24 << 20,
-        max_buffered_bytes: int = 48 << 20,
+        row_group_bytes: int = 16 << 20,
+        max_buffered_bytes: int = 32 << 20,
         spool_dir: str | None = None,
     ) -> None:
         self.schema = schema
@@ -150,6 +150,8 @@ class PartitionedWriter:
                 write_statistics=True,
             )
         part.writer.write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
+        del table
+        pa.default_memory_pool().release_unused()  # keep RSS flat: hand freed buffers back to the system
 
     def close(self) -> list[PartitionFile]:
         """Finish every file; they are rewound and ready to upload, in hour order."""

@@ -140,10 +140,13 @@ class DelimitedParser:
         n_lines = block.lines
         if not n_lines:
             return ParsedBlock(self._empty_table(), [], 0, lines=0)
-        try:
-            return self._fast(block, n_lines)
-        except (NeedsLineByLine, pa.ArrowInvalid):
-            pass
+        # An odd number of quotes in the block means a stray quote: isolate it before the first attempt.
+        suspect = self.format.quoted and block.data.count(b'"') % 2 == 1
+        if not suspect:
+            try:
+                return self._fast(block, n_lines)
+            except (NeedsLineByLine, pa.ArrowInvalid):
+                pass
         lines = block.data.split(b"\n")
         isolated = self._isolate_stray_quotes(block, lines)
         if isolated is not None:
