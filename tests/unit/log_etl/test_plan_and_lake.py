@@ -211,3 +211,19 @@ def test_a_stray_quote_is_quarantined_alone_and_numbered_in_its_object() -> None
     assert result.counts.rows_out == len(good) * 3
     assert [(r.line_number, r.raw[:2]) for r in result.rejects] == [(6, b"h2")]
     assert result.counts.balanced
+
+
+def test_a_cloudwatch_logs_control_message_object_is_skipped_whole_as_a_non_log() -> None:
+    from tests.unit.log_etl.conftest import parse_bytes
+
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": 1432826855000, "message": "CWL CONTROL MESSAGE: Checking health"}],
+    }
+    result = parse_bytes(gzip.compress(json.dumps(control).encode()), "cloudtrail")
+    assert (result.counts.lines_in, result.counts.lines_skipped, result.counts.rows_out) == (1, 1, 0)
+    assert not result.rejects
