@@ -167,7 +167,7 @@ def run_ours(env: dict[str, str], head_every_object: bool = False) -> str:
 
 def run_cli(env: dict[str, str]) -> str:
     aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or "aws"
-    cmd = [aws, "s3", "mv", "--recursive", "--only-show-errors"]
+    cmd = [aws, "s3", "mv", "--recursive", "--only-show-errors", "--endpoint-url", env["AWS_ENDPOINT_URL"]]
     cmd += [f"s3://{SRC_BUCKET}/{SRC_PREFIX}", f"s3://{DST_BUCKET}/{DST_PREFIX}"]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
