@@ -177,7 +177,7 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
             "s3", region_name=ctx.clients.default_region, config=BOTO_CONFIG.merge(Config(signature_version="s3v4"))
         )
         url = execute.presign(signer, params.report_bucket, keys["dated"]["html"], params.presign_seconds)
-        ctx.report.links[f"html report (link valid {params.presign_seconds // 3600} h)"] = url
+        ctx.report.links[f"html report (presigned, valid up to {params.presign_seconds // 3600} h)"] = url
         for ext, key in keys["dated"].items():
             ctx.report.links[ext] = f"s3://{params.report_bucket}/{key}"
     if params.local_dir:
