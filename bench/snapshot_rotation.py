@@ -132,27 +132,27 @@ class Estate:
             have.get(f["Name"].removeprefix("tag:")) in f["Values"] for f in filters if f["Name"].startswith("tag:")
         )
 
-    def _DescribeSnapshots(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - API operation name
+    def _DescribeSnapshots(self, params: dict[str, Any]) -> dict[str, Any]:
         found = [s for s in self.snapshots.values() if self._matches(s["Tags"], params.get("Filters", []))]
         return self._page(found, params, "Snapshots", 1000)
 
-    def _DescribeVolumes(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _DescribeVolumes(self, params: dict[str, Any]) -> dict[str, Any]:
         found = [v for v in self.volumes if self._matches(v["Tags"], params.get("Filters", []))]
         return self._page(found, params, "Volumes", 500)
 
-    def _DescribeImages(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _DescribeImages(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._page(self.images, params, "Images", 1000)
 
-    def _CreateSnapshot(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _CreateSnapshot(self, params: dict[str, Any]) -> dict[str, Any]:
         tags = params["TagSpecifications"][0]["Tags"]
         snapshot = self.snapshots[self._add(params["VolumeId"], NOW, tags)]
         return snapshot | {"State": "pending"}
 
-    def _DeleteSnapshot(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _DeleteSnapshot(self, params: dict[str, Any]) -> dict[str, Any]:
         del self.snapshots[params["SnapshotId"]]
         return {}
 
-    def _GetCallerIdentity(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _GetCallerIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/bench", "UserId": "bench"}
 
 
@@ -226,7 +226,8 @@ def main() -> int:
         reads_ok = r["reads"] <= r["min_reads"] + 2
         writes_ok = r["writes"] == r["mutations"]
         ok &= reads_ok and writes_ok and r["status"] == "succeeded"
-        print(f"\n  {r['snapshots']:,} snapshots, {r['volumes']:,} volumes, 1 region: {r['seconds']:.1f} s, {r['status']}")
+        head = f"{r['snapshots']:,} snapshots, {r['volumes']:,} volumes, 1 region"
+        print(f"\n  {head}: {r['seconds']:.1f} s, {r['status']}")
         for op, n in r["calls"].items():
             print(f"    {op:<20} {n:>6}")
         print(
