@@ -58,7 +58,7 @@ def test_invalid_input_raises_an_input_error_naming_the_field(event: dict[str, A
 
 def test_every_bad_field_is_named_at_once() -> None:
     with pytest.raises(InputError) as caught:
-        parse(load_event("snapshot_rotation/invalid_retention.json"))
+        parse(load_event("snapshot_rotation/invalid/bad_retention.json"))
     fields = sorted(p.split(":")[0] for p in caught.value.problems)
     assert fields == ["policy.retention.daily", "policy.retention.timezone"]
 
