@@ -121,3 +121,9 @@ def test_dr_copies_keep_the_ownership_tags_and_name_their_source() -> None:
     assert own.items() <= tags.items()
     assert tags[SOURCE_SNAPSHOT_TAG] == "snap-1"
     assert tags[SOURCE_REGION_TAG] == "eu-west-1"
+
+
+@pytest.mark.parametrize("name", ["schedule_input.json", "manual_dry_run.json", "dr_copy.json"])
+def test_the_sample_inputs_are_valid(name: str) -> None:
+    params = parse(load_event(f"snapshot_rotation/{name}"))
+    assert params.policy.retention.keep_last >= 1
