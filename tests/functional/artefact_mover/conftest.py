@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from shared.observability import metrics
 from tests.helpers import REGION
 
 MiB = 1024 * 1024
@@ -79,5 +81,6 @@ class Estate:
 
 
 @pytest.fixture
-def estate(aws: None) -> Estate:
-    return Estate(boto3.client("s3", region_name=REGION))
+def estate(aws: None) -> Iterator[Estate]:
+    yield Estate(boto3.client("s3", region_name=REGION))
+    metrics.clear_metrics()  # runs executed without the handler's decorators leave their metrics unflushed

@@ -12,7 +12,7 @@ import pytest
 
 from functions.s3_upload_logger.handler import handler
 from shared.errors import InputError
-from shared.observability import logger
+from shared.observability import logger, metrics
 from tests.helpers import REGION, FakeContext, load_event
 
 
@@ -28,6 +28,7 @@ class Output:
 
 @pytest.fixture
 def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
+    metrics.clear_metrics()  # metrics added outside a handler by other tests are not this test's
     stream = io.StringIO()
     previous = logger.registered_handler.setStream(stream)
     yield Output(stream, capsys)
