@@ -27,12 +27,18 @@ class Output:
 
 
 @pytest.fixture
-def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
+def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # set by local CLI runs in other tests
     metrics.clear_metrics()  # metrics added outside a handler by other tests are not this test's
     stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
+    handler: Any = logger.registered_handler
+    previous = handler.stream  # swapped without setStream, which flushes a stream other tests may have closed
+    handler.stream = stream
+    level = logger.log_level
+    logger.setLevel("INFO")  # other tests (local CLI runs) quieten the shared logger
     yield Output(stream, capsys)
-    logger.registered_handler.setStream(previous)
+    handler.stream = previous
+    logger.setLevel(level)
 
 
 def _lines(out: str) -> list[dict[str, Any]]:

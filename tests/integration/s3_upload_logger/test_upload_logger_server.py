@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -45,11 +46,16 @@ def test_uploads_notified_through_sqs_over_http_are_counted(moto_server: str) ->
     }
 
     stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    handler: Any = logger.registered_handler
+    previous = handler.stream  # swapped without setStream, which flushes a stream other tests may have closed
+    handler.stream = stream
+    level = logger.log_level
+    logger.setLevel("INFO")  # other tests (local CLI runs) quieten the shared logger
     try:
         result = run(event, FakeContext(), env={"DEVOPS_TASKS_BUCKETS": "uploads"})
     finally:
-        logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+        handler.stream = previous
+        logger.setLevel(level)
 
     assert result == {"batchItemFailures": []}
     lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
