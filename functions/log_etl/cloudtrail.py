@@ -126,6 +126,9 @@ class CloudTrailParser:
         if rows or rejects or skipped:
             yield self._emit(rows, rejects, skipped)
 
+    def close(self) -> None:
+        """Nothing to stop: the object is read on the calling thread."""
+
     def _emit(self, rows: list[list[object]], rejects: list[Rejected], skipped: int) -> ParsedBlock:
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
         table = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA)

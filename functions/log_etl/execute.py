@@ -131,8 +131,8 @@ def load_object(
         spool_dir=spool_dir,
     )
     quarantine = QuarantineWriter(obj.bucket, obj.key, spool_dir=spool_dir)
+    parser = open_parser(body, log_format)
     try:
-        parser = open_parser(body, log_format)
         try:
             for block in parser:
                 writer.write(block.table)
@@ -177,6 +177,8 @@ def load_object(
             )
             rejected.close()
     finally:
+        parser.close()
+        writer.discard()  # after close() there is nothing left to discard
         body.close()
     outcome.manifest_key = manifest_key(params.manifest_prefix, obj)
     s3.put_object(

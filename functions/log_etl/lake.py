@@ -2,7 +2,10 @@
 
 Nothing here talks to AWS: :mod:`functions.log_etl.execute` streams the parsed blocks in and uploads the files.
 Memory is bounded by ``max_buffered_bytes`` (rows waiting to become a row group, all partitions together) plus
-one row group being encoded, whatever the object size; the files themselves live on local disk (Lambda /tmp).
+one row group being encoded, whatever the object size; the files themselves live on local disk (Lambda
+/tmp). Row groups are encoded on one background thread (pyarrow releases the GIL while it encodes), in the order
+they were handed over, so the parsing of the next block overlaps the encoding and the bytes do not depend on
+timing.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import base64
 import gzip
 import json
 import tempfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -21,11 +26,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from functions.log_etl.formats import EVENT_TIME
-from functions.log_etl.schemas import conform
+from functions.log_etl.schemas import conform, high_cardinality
 from functions.log_etl.stream import Rejected
 
 _HOUR_US = 3_600_000_000
 _SORT_ABOVE = 4  # distinct hours in one block above which sorting beats one filter per hour
+# Encoded pages collect here before they reach the Python file object: each write to it takes the GIL, which
+# the parsing thread holds much of the time, and a row group is some hundred pages.
+_SINK_BUFFER = 512 << 10
 
 
 def hour_partition(hour_index: int) -> tuple[str, str]:
@@ -79,10 +87,62 @@ class PartitionFile:
 @dataclass
 class _Partition:
     file: IO[bytes]
+    sink: pa.BufferedOutputStream | None = None
     writer: pq.ParquetWriter | None = None
     pending: list[pa.Table] = field(default_factory=list)
     pending_bytes: int = 0
     rows: int = 0
+
+
+def writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """Per-column Parquet options: dictionaries and statistics only where they pay.
+
+    Timestamps, floats and 64-bit counters are nearly unique per row, as are request ids and URLs: a dictionary
+    there is built and then abandoned for every row group, and string min/max statistics of unique values let
+    no reader skip anything. Statistics stay on every other column, the times included (row-group skipping).
+    """
+    unique = high_cardinality(schema)
+    dictionary = [
+        f.name
+        for f in schema
+        if f.name not in unique
+        and not (pa.types.is_timestamp(f.type) or pa.types.is_floating(f.type) or pa.types.is_int64(f.type))
+    ]
+    statistics = [f.name for f in schema if f.name not in unique]
+    return {"use_dictionary": dictionary, "write_statistics": statistics}
+
+
+class _Encoder:
+    """Runs encoding jobs on one background thread in submission order, at most ``depth`` jobs outstanding.
+
+    A job's error is raised by a later ``submit`` or by ``drain``.
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        self.depth = depth
+        self._pool: ThreadPoolExecutor | None = None
+        self._jobs: deque[Future[None]] = deque()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-etl-encode")
+        while self._jobs and (len(self._jobs) >= self.depth or self._jobs[0].done()):
+            self._jobs.popleft().result()
+        self._jobs.append(self._pool.submit(job))
+
+    def drain(self) -> None:
+        """Wait for every job; raises the first error."""
+        while self._jobs:
+            self._jobs.popleft().result()
+
+    def shutdown(self) -> None:
+        """Wait for every job, ignoring their errors (the output is being discarded), and stop the thread."""
+        for job in self._jobs:
+            job.exception()
+        self._jobs.clear()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 class PartitionedWriter:
@@ -111,6 +171,7 @@ class PartitionedWriter:
         self._parts: dict[int, _Partition] = {}
         self._buffered = 0
         self._file_schema: pa.Schema | None = None
+        self._encoder = _Encoder()
 
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
@@ -139,15 +200,18 @@ class PartitionedWriter:
     def _flush(self, part: _Partition) -> None:
         if not part.pending:
             return
-        table = pa.concat_tables(part.pending)
+        tables = part.pending
         part.pending, self._buffered, part.pending_bytes = [], self._buffered - part.pending_bytes, 0
+        self._encoder.submit(lambda: self._encode(part, tables))
+
+    def _encode(self, part: _Partition, tables: list[pa.Table]) -> None:
+        """One row group of ``part`` (on the encoder thread)."""
+        table = pa.concat_tables(tables)
+        tables.clear()
         if part.writer is None:
+            part.sink = pa.BufferedOutputStream(pa.PythonFile(part.file, mode="w"), buffer_size=_SINK_BUFFER)
             part.writer = pq.ParquetWriter(
-                part.file,
-                table.schema,
-                compression=self.compression,
-                use_dictionary=True,
-                write_statistics=True,
+                part.sink, table.schema, compression=self.compression, **writer_options(table.schema)
             )
         part.writer.write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
         del table
@@ -155,26 +219,38 @@ class PartitionedWriter:
 
     def close(self) -> list[PartitionFile]:
         """Finish every file; they are rewound and ready to upload, in hour order."""
+        for hour in sorted(self._parts):
+            self._flush(self._parts[hour])
+        self._encoder.drain()
         done = []
         for hour in sorted(self._parts):
             part = self._parts[hour]
-            self._flush(part)
-            if part.writer is not None:
-                part.writer.close()
+            _finish(part)
             size = part.file.tell()
             part.file.seek(0)
             done.append(PartitionFile(hour, part.rows, part.file, size))
         self._parts = {}
+        self._encoder.shutdown()
         return done
 
     def discard(self) -> None:
-        """Drop everything written so far (the object failed)."""
+        """Drop everything written so far (the object failed); a no-op after ``close``."""
+        self._encoder.shutdown()
         for part in self._parts.values():
-            if part.writer is not None:
-                part.writer.close()
+            _finish(part)
             part.file.close()
         self._parts = {}
         self._buffered = 0
+
+
+def _finish(part: _Partition) -> None:
+    """Write the Parquet footer and the buffered bytes to the partition's file, leaving the file open."""
+    if part.writer is not None:
+        part.writer.close()
+        part.writer = None
+    if part.sink is not None:
+        part.sink.detach()  # flushes; closing the sink instead would close the file
+        part.sink = None
 
 
 def quarantine_record(bucket: str, key: str, reject: Rejected) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Blocks of whole lines go through pyarrow's CSV reader; lines it cannot take (wrong field count, a value that
 does not convert, stray quotes) go through ``rows.convert`` one by one, which parses or rejects them with a
-reason. Memory is bounded by ``block_size`` plus ``max_line_bytes`` whatever the object size.
+reason. A block the reader fails on as a whole (a value that does not convert) is halved until the parts that
+fail are small, so a bad line costs its neighbourhood, not its block. Reading, decompressing and the byte-level
+checks of the next block run on a background thread while this one is parsed. Memory is bounded by a few
+``block_size`` blocks plus ``max_line_bytes`` whatever the object size.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import pyarrow.csv as pacsv
 from functions.log_etl.cloudtrail import CloudTrailParser
 from functions.log_etl.formats import CLOUDTRAIL, DELIMITED_FORMATS, EXTRA_FIELDS, Layout, LogFormat
 from functions.log_etl.rows import EXTRA_TYPE, FieldError, NeedsLineByLine, RowBuffer, convert, finish, tokenize
-from functions.log_etl.stream import Counts, ParsedBlock, Readable, Rejected, open_decompressed
+from functions.log_etl.stream import Counts, ParsedBlock, Prefetch, Readable, Rejected, open_decompressed
 
 DEFAULT_BLOCK_SIZE = 4 << 20
 DEFAULT_MAX_LINE_BYTES = 256 << 10
 _EXTRA_SEP = "\x1f"
 _STRAY_MARKER = b"\x00"
+_LINE_BY_LINE_UP_TO = 64  # lines: a failed block this small goes line by line rather than being halved again
 
 
 @dataclass
@@ -31,6 +35,10 @@ class _Block:
     data: bytes
     first_line: int  # 1-based number of the block's first line in the object
     lines: int  # newline-terminated lines in data
+    utf8: bool = False  # data is known to be valid UTF-8, so the CSV reader need not check each value
+    suspect: bool = False  # an odd number of quotes in a quoted format: a stray quote somewhere
+    isolated: _Block | None = None  # a suspect block with its stray-quote lines isolated (_isolate_stray_quotes)
+    stray: dict[int, bytes] = field(default_factory=dict)  # 0-based line index -> the line a marker replaced
 
 
 @dataclass
@@ -63,24 +71,48 @@ class DelimitedParser:
         self.block_size = block_size
         self.max_line_bytes = max_line_bytes
         self.counts = Counts()
+        self._reader: Prefetch[tuple[_Block, list[Rejected], int]] | None = None
 
     def __iter__(self) -> Iterator[ParsedBlock]:
+        # Reading, decompressing and cutting blocks run on a background thread, a block ahead of the parsing.
+        self._reader = Prefetch(self._prepared_blocks(), depth=1)
+        try:
+            for block, rejects, skipped in self._reader:
+                parsed = self._parse_block(block)
+                parsed.rejects[:0] = rejects
+                parsed.skipped += skipped
+                parsed.lines += len(rejects) + skipped
+                self.counts.add(parsed)
+                if parsed.table.num_rows or parsed.rejects or parsed.skipped:
+                    yield parsed
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading the object (idempotent); call it before closing the object's stream."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _prepared_blocks(self) -> Iterator[tuple[_Block, list[Rejected], int]]:
+        """(block, lines rejected before it, leading lines skipped); on the reading thread."""
         first = True
-        for block, rejects in self._blocks():
+        for block, rejects in self._blocks(open_decompressed(self._fileobj)):
             skipped = 0
             if first:
                 block, skipped = self._leading_skips(block)
                 first = False
-            parsed = self._parse_block(block)
-            parsed.rejects[:0] = rejects
-            parsed.skipped += skipped
-            parsed.lines += len(rejects) + skipped
-            self.counts.add(parsed)
-            if parsed.table.num_rows or parsed.rejects or parsed.skipped:
-                yield parsed
+            yield self._prepare(block), rejects, skipped
 
-    def _blocks(self) -> Iterator[tuple[_Block, list[Rejected]]]:
-        stream = open_decompressed(self._fileobj)
+    def _prepare(self, block: _Block) -> _Block:
+        """Byte-level checks of a block, done ahead on the reading thread: UTF-8 validity, stray quotes."""
+        block.utf8 = _valid_utf8(block.data)
+        if self.format.quoted and block.data.count(b'"') % 2 == 1:
+            block.suspect = True
+            block.isolated = _isolate_one_stray_quote(block)
+        return block
+
+    def _blocks(self, stream: Readable) -> Iterator[tuple[_Block, list[Rejected]]]:
         line_no = 1
         pending = b""
         discarding = False  # inside a line already rejected as too long
@@ -140,28 +172,33 @@ class DelimitedParser:
         n_lines = block.lines
         if not n_lines:
             return ParsedBlock(self._empty_table(), [], 0, lines=0)
-        # An odd number of quotes in the block means a stray quote: isolate it before the first attempt.
-        suspect = self.format.quoted and block.data.count(b'"') % 2 == 1
-        if not suspect:
+        # A stray quote (odd count) has been isolated ahead; two of them (even count) show up as a failure here.
+        if not block.suspect:
             try:
                 return self._fast(block, n_lines)
             except (NeedsLineByLine, pa.ArrowInvalid):
                 pass
-        lines = block.data.split(b"\n")
-        isolated = self._isolate_stray_quotes(block, lines)
+        isolated = block.isolated if block.suspect else self._isolate_stray_quotes(block, block.data.split(b"\n"))
         if isolated is not None:
             try:
-                return self._fast(isolated, n_lines, raw_lines=lines)
+                return self._fast(isolated, n_lines)
             except (NeedsLineByLine, pa.ArrowInvalid):
                 pass
-        return self._line_by_line(lines[:-1], block.first_line, n_lines)
+        halves = _halves(block) if n_lines > _LINE_BY_LINE_UP_TO else None
+        if halves is None:
+            return self._line_by_line(block.data.split(b"\n")[:-1], block.first_line, n_lines)
+        # One value that does not convert fails the whole read: parse the halves on their own, so only a small
+        # part around each bad line goes line by line; the halves' results follow each other in file order.
+        parsed = self._parse_block(self._prepare(halves[0]))
+        parsed.merge(self._parse_block(self._prepare(halves[1])))
+        return parsed
 
     def _isolate_stray_quotes(self, block: _Block, lines: list[bytes]) -> _Block | None:
         """The block with each line holding an odd number of quotes replaced by a one-field marker line.
 
         A stray quote makes the CSV reader run on over the following newlines, so one truncated line would send
         its whole block line by line. The marker has too few fields, so the fast path hands that line (read
-        back from ``lines``) to the line-by-line parser, and the rest of the block stays vectorised.
+        back from ``stray``) to the line-by-line parser, and the rest of the block stays vectorised.
         """
         if not self.format.quoted or b'"' not in block.data:
             return None
@@ -169,7 +206,7 @@ class DelimitedParser:
         if not odd or len(odd) * 20 > len(lines):
             return None
         data = b"\n".join(_STRAY_MARKER if i in odd else line for i, line in enumerate(lines))
-        return _Block(data, block.first_line, block.lines)
+        return _Block(data, block.first_line, block.lines, utf8=block.utf8, stray={i: lines[i] for i in odd})
 
     def _field_count(self, data: bytes) -> int:
         """Field count of the block's first data lines; lines with another count go line by line."""
@@ -180,7 +217,7 @@ class DelimitedParser:
                 return len(tokens)
         return len(self.layout.fields)
 
-    def _fast(self, block: _Block, n_lines: int, raw_lines: list[bytes] | None = None) -> ParsedBlock:
+    def _fast(self, block: _Block, n_lines: int) -> ParsedBlock:
         if b"\r" in block.data:
             raise NeedsLineByLine("carriage returns")
         layout = self.layout
@@ -204,6 +241,7 @@ class DelimitedParser:
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 timestamp_parsers=[pacsv.ISO8601],
+                check_utf8=not block.utf8,
             ),
         )
         # Blank lines and quotes running over a newline both lose rows, so a full count rules out both.
@@ -215,9 +253,11 @@ class DelimitedParser:
         out = finish(table, layout, self.format)
         parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
         if invalid.rows:
-            lines = raw_lines if raw_lines is not None else block.data.split(b"\n")
+            lines = block.data.split(b"\n")
             physical = _physical_rows(invalid.rows, set(blank))
-            slow = self._line_by_line([lines[i - 1] for i in physical], block.first_line, 0, numbers=physical)
+            raw = [block.stray.get(i - 1, lines[i - 1]) for i in physical]
+            del lines
+            slow = self._line_by_line(raw, block.first_line, 0, numbers=physical)
             parsed.merge(slow)
         return parsed
 
@@ -279,6 +319,55 @@ class DelimitedParser:
 
     def _empty_table(self) -> pa.Table:
         return finish(RowBuffer(self.layout).to_table(), self.layout, self.format)
+
+
+def _isolate_one_stray_quote(block: _Block) -> _Block:
+    """A block with an odd number of quotes, with one line holding an odd number of them replaced by a marker.
+
+    Halving the byte range towards the odd count finds such a line without splitting the block into lines.
+    Usually there is one stray quote per block; when more remain, the fast path fails on the isolated block and
+    ``_parse_block`` finds them by halving the block.
+    """
+    data = block.data
+    lo, hi = 0, len(data)  # whole lines holding an odd number of quotes
+    while True:
+        middle = (lo + hi) // 2
+        cut = data.find(b"\n", middle, hi - 1) + 1 or data.rfind(b"\n", lo, middle) + 1
+        if cut <= lo:
+            break  # a single line
+        if data.count(b'"', lo, cut) % 2:
+            hi = cut
+        else:
+            lo = cut
+    index = data.count(b"\n", 0, lo)
+    isolated = b"".join((data[:lo], _STRAY_MARKER, data[hi - 1 :]))
+    return _Block(isolated, block.first_line, block.lines, utf8=block.utf8, stray={index: data[lo : hi - 1]})
+
+
+def _halves(block: _Block) -> tuple[_Block, _Block] | None:
+    """``block`` cut at a newline near its middle; None when it holds a single line."""
+    data = block.data
+    cut = data.find(b"\n", len(data) // 2) + 1
+    if not 0 < cut < len(data):
+        cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    if cut <= 0:
+        return None
+    first_lines = data.count(b"\n", 0, cut)
+    return (
+        _Block(data[:cut], block.first_line, first_lines, utf8=block.utf8),
+        _Block(data[cut:], block.first_line + first_lines, block.lines - first_lines, utf8=block.utf8),
+    )
+
+
+def _valid_utf8(data: bytes) -> bool:
+    # Fields are cut at ASCII bytes, which never occur inside a UTF-8 sequence: a valid block has valid fields.
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _blank_lines(data: bytes) -> list[int]:

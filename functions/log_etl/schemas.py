@@ -57,3 +57,25 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     others = [name for name in table.column_names if name not in schema.names]
     fields = list(schema) + [table.schema.field(name) for name in others]
     return pa.table(arrays + [table.column(name) for name in others], schema=pa.schema(fields))
+
+
+# Columns that hold (nearly) one value per row in every file of their format: request and trace ids, URLs.
+HIGH_CARDINALITY = frozenset(
+    {
+        "request",  # alb: method, URL with query, protocol
+        "trace_id",  # alb
+        "conn_trace_id",  # alb
+        "request_id",  # s3_access
+        "host_id",  # s3_access
+        "request_uri",  # s3_access
+        "x_edge_request_id",  # cloudfront
+        "eventID",  # cloudtrail
+        "requestID",  # cloudtrail
+        "sharedEventID",  # cloudtrail
+    }
+)
+
+
+def high_cardinality(schema: pa.Schema) -> frozenset[str]:
+    """The columns of ``schema`` whose values are (nearly) unique per row: no dictionary, no statistics."""
+    return HIGH_CARDINALITY.intersection(schema.names)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import pyarrow as pa
 
 GZIP_MAGIC = b"\x1f\x8b"
 _READ_SIZE = 1 << 20
+T = TypeVar("T")
 
 
 class LogParseError(Exception):
@@ -125,3 +129,53 @@ def open_decompressed(raw: Readable) -> Readable:
     if head == GZIP_MAGIC:
         return _Gzip(raw, head)
     return _Plain(raw, head)
+
+
+class Prefetch(Generic[T]):
+    """The items of ``source``, produced on a background thread at most ``depth`` items ahead.
+
+    Reading and decompressing (zlib releases the GIL while it inflates) and cutting the next block then overlap
+    the caller's work on the previous one. An error of ``source`` is raised where its item would have been.
+    ``close`` stops the thread and waits for it, so the stream under ``source`` can be closed after; memory is
+    bounded by ``depth + 1`` items.
+    """
+
+    def __init__(self, source: Iterator[T], *, depth: int = 2) -> None:
+        self._queue: queue.Queue[tuple[T] | Exception | None] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, args=(source,), name="log-etl-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator[T]) -> None:
+        try:
+            for item in source:
+                if not self._put((item,)):
+                    return
+            self._put(None)
+        except Exception as err:  # noqa: BLE001 - handed to the consuming thread, which raises it
+            self._put(err)
+
+    def _put(self, item: tuple[T] | Exception | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while not self._finished:
+            item = self._queue.get()
+            if item is None:
+                self._finished = True
+            elif isinstance(item, Exception):
+                self._finished = True
+                raise item
+            else:
+                yield item[0]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
