@@ -10,7 +10,9 @@ For each size (MB of uncompressed log), a gzipped ALB file is generated once and
 * ``gzip -dc`` of the same file to /dev/null;
 * ``duckdb``: DuckDB reading the same gzipped file (CSV reader, space-delimited, quoted) into one Parquet file.
 
-Prints MB/s and lines/s (uncompressed), the ratios to ``gzip -dc`` and peak RSS per run.
+Prints MB/s and lines/s (uncompressed), the ratios to ``gzip -dc``, CPU time (user + system, all threads) and
+peak RSS per run, and the 1-minute load average before and after. The ETL runs on three threads (reading and
+decompressing, parsing, Parquet encoding); ``gzip -dc`` on one: compare the CPU times too.
 """
 
 from __future__ import annotations
@@ -185,8 +187,8 @@ def _child(kind: str, source: Path, out: Path) -> None:
     print(json.dumps(result))
 
 
-def measure(argv: list[str]) -> tuple[float, float, str]:
-    """Run ``argv`` as a child process: (seconds, peak RSS in MB, stdout)."""
+def measure(argv: list[str]) -> tuple[float, float, float, str]:
+    """Run ``argv`` as a child process: (seconds, CPU seconds, peak RSS in MB, stdout)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -196,7 +198,7 @@ def measure(argv: list[str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv} failed with {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
 def bench(size_mb: int, data: Path) -> dict[str, Any]:
@@ -208,42 +210,49 @@ def bench(size_mb: int, data: Path) -> dict[str, Any]:
     work = data / f"out_{size_mb}"
     shutil.rmtree(work, ignore_errors=True)
     me = [sys.executable, str(Path(__file__).resolve())]
-    gzip_s, gzip_rss, _ = measure(["sh", "-c", f"gzip -dc '{source}' > /dev/null"])
-    etl_s, etl_rss, etl_out = measure([*me, "--child", "etl", str(source), str(work / "etl")])
-    duck_s, duck_rss, duck_out = measure([*me, "--child", "duckdb", str(source), str(work / "duckdb")])
+    load_before = os.getloadavg()[0]
+    gzip_s, gzip_cpu, gzip_rss, _ = measure(["sh", "-c", f"gzip -dc '{source}' > /dev/null"])
+    etl_s, etl_cpu, etl_rss, etl_out = measure([*me, "--child", "etl", str(source), str(work / "etl")])
+    duck_s, duck_cpu, duck_rss, duck_out = measure([*me, "--child", "duckdb", str(source), str(work / "duckdb")])
     shutil.rmtree(work, ignore_errors=True)
     return {
         "size_mb": size_mb,
         "gz_mb": round(source.stat().st_size / 2**20, 1),
         "lines": lines,
-        "gzip": {"s": gzip_s, "rss_mb": gzip_rss},
-        "etl": _child_result(etl_s, etl_rss, etl_out),
-        "duckdb": _child_result(duck_s, duck_rss, duck_out),
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "gzip": {"s": gzip_s, "cpu_s": gzip_cpu, "rss_mb": gzip_rss},
+        "etl": _child_result(etl_s, etl_cpu, etl_rss, etl_out),
+        "duckdb": _child_result(duck_s, duck_cpu, duck_rss, duck_out),
     }
 
 
-def _child_result(wall_s: float, rss_mb: float, stdout: str) -> dict[str, Any]:
-    """The child's own figures; ``s`` is its work time, ``wall_s`` adds interpreter start-up and imports."""
+def _child_result(wall_s: float, cpu_s: float, rss_mb: float, stdout: str) -> dict[str, Any]:
+    """The child's own figures; ``s`` is its work time, ``wall_s`` and ``cpu_s`` include start-up and imports."""
     found = json.loads(stdout.splitlines()[-1])
-    return {"s": found.pop("seconds"), "wall_s": wall_s, "rss_mb": rss_mb, **found}
+    return {"s": found.pop("seconds"), "wall_s": wall_s, "cpu_s": cpu_s, "rss_mb": rss_mb, **found}
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    print(f"{'input':>8} {'run':>9} {'seconds':>8} {'MB/s':>7} {'Mlines/s':>9} {'x gzip':>7} {'peak RSS':>9}  notes")
+    print(
+        f"{'input':>8} {'run':>9} {'seconds':>8} {'MB/s':>7} {'Mlines/s':>9} {'x gzip':>7} {'CPU s':>7} "
+        f"{'peak RSS':>9}  notes"
+    )
     for r in results:
+        print(f"load average (1 min) before/after {r['size_mb']} MB: {r['load_1min'][0]} / {r['load_1min'][1]}")
         for run in ("gzip", "etl", "duckdb"):
             m = r[run]
             notes = ""
             if run == "etl":
                 notes = (
                     f"rows {m['rows']}, rejected {m['rejected']}, balanced {m['balanced']}, {m['files']} files, "
-                    f"{m['wall_s']:.2f}s with start-up"
+                    f"{m['parquet_mb']} MB Parquet, {m['wall_s']:.2f}s with start-up"
                 )
             elif run == "duckdb":
                 notes = f"rows {m['rows']} (bad lines dropped), {m['wall_s']:.2f}s with start-up"
             print(
                 f"{r['size_mb']:>6}MB {run:>9} {m['s']:>8.2f} {r['size_mb'] / m['s']:>7.0f} "
-                f"{r['lines'] / m['s'] / 1e6:>9.2f} {m['s'] / r['gzip']['s']:>6.2f}x {m['rss_mb']:>7.0f}MB  {notes}"
+                f"{r['lines'] / m['s'] / 1e6:>9.2f} {m['s'] / r['gzip']['s']:>6.2f}x {m['cpu_s']:>7.2f} "
+                f"{m['rss_mb']:>7.0f}MB  {notes}"
             )
 
 
