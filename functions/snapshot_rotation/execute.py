@@ -27,6 +27,7 @@ from functions.snapshot_rotation.plan import Decision, period_key
 from shared.aws import error_code
 from shared.clock import TimeBudget
 from shared.observability import logger
+from shared.progress import advance, expect
 from shared.report import Action, UnitResult
 
 MAX_TAGS = 50
@@ -98,8 +99,15 @@ class Mutator:
                 )
                 self.result.count(f"{d.action}_planned")
             return
+        label = f"snapshots to {decisions[0].action}"
+        expect(label, len(decisions))
+
+        def one(d: Decision) -> None:
+            self._one(d, region, call)
+            advance(label)
+
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="mutate") as pool:
-            list(pool.map(lambda d: self._one(d, region, call), decisions))
+            list(pool.map(one, decisions))
 
     def _one(self, d: Decision, region: str, call: Callable[[Decision], dict[str, Any]]) -> None:
         detail: dict[str, Any] = {"volume_id": d.volume_id, "region": region}

@@ -135,7 +135,10 @@ class ProgressBar:
     def _on(self, what: str, n: int, total: int | None) -> None:
         bar = self.bars.get(what)
         if bar is None:
-            bar = self.bars[what] = self.progress.add_task(what, total=total)
+            bar = self.bars[what] = self.progress.add_task(what, total=0 if total is not None and total < 0 else total)
+        if total is not None and total < 0:
+            current = self.progress.tasks[bar].total or 0
+            self.progress.update(bar, total=current - total)
         elif total is not None:
             self.progress.update(bar, total=total)
         self.progress.advance(bar, n)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import pkgutil
 import time
@@ -63,6 +64,7 @@ class DemoEnv:
 
 def _start_server() -> tuple[Any, str]:
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

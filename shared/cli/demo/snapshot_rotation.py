@@ -119,11 +119,11 @@ def _general(reason: str) -> str:
 def _show(env: DemoEnv, label: str, resp: dict[str, Any]) -> None:
     units = resp.get("units", [])
     table = Table(title=f"{label}: {resp.get('status')}")
-    for col in ("unit", "created", "deleted", "copied", "kept", "skipped", "failed"):
-        table.add_column(col, justify="right" if col != "unit" else "left")
+    for col in ("region", "created", "deleted", "copied", "kept", "skipped", "failed"):
+        table.add_column(col, justify="right" if col != "region" else "left")
     for u in units:
         c = u.get("counts", {})
-        label_u = f"{u['account']}/{u['region']}"
+        label_u = u["region"]
         table.add_row(
             label_u, *[str(c.get(k, 0)) for k in ("created", "deleted", "copied", "kept", "skipped", "failed")]
         )

@@ -85,3 +85,18 @@ def test_time_budget_reads_the_lambda_context_and_is_unlimited_without_one() -> 
     assert not TimeBudget.from_context(Ctx(60_000), margin_s=30).exhausted()
     assert not TimeBudget.from_context(None, margin_s=30).exhausted()
     assert TimeBudget.from_context(None, margin_s=30, max_seconds=1).exhausted()
+
+
+def test_progress_reaches_the_listener_with_totals_that_add_up_across_units() -> None:
+    from shared import progress
+
+    seen: list[tuple[str, int, int | None]] = []
+    progress.listen(lambda what, n, total: seen.append((what, n, total)))
+    try:
+        progress.expect("snapshots to delete", 3)
+        progress.expect("snapshots to delete", 2)
+        progress.advance("snapshots to delete")
+    finally:
+        progress.listen(None)
+    progress.advance("nobody listens")
+    assert seen == [("snapshots to delete", 0, -3), ("snapshots to delete", 0, -2), ("snapshots to delete", 1, None)]
