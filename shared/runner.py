@@ -80,7 +80,7 @@ def execute(
         max_workers=params.max_workers,
         budget=budget,
     )
-    report.complete = all(u.complete for u in report.units) and not budget.exhausted()
+    report.complete = all(u.complete for u in report.units)
     if task.finalize is not None:
         try:
             task.finalize(params, ctx)

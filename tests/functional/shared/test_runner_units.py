@@ -115,3 +115,38 @@ def test_invalid_input_fails_before_any_aws_call() -> None:
     with pytest.raises(ValueError, match="max_workers"):
         execute(VISIT, {"max_workers": 0}, clients=Clients(session))
     assert calls == []
+
+
+class ClosingContext:
+    """A Lambda context whose remaining time drops under the margin once the work is done."""
+
+    aws_request_id = "req-1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return 600_000 if self.calls <= 1 else 1_000
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_run_that_did_all_its_work_is_complete_even_if_the_clock_ran_low_afterwards() -> None:
+    context = ClosingContext()
+    report = execute(COUNT, {"regions": ["eu-west-1"]}, context, clock=lambda: NOW)
+    assert report["complete"] is True
+    assert report["status"] == "succeeded"
+
+
+@pytest.mark.usefixtures("aws")
+def test_units_not_started_for_lack_of_time_make_the_run_incomplete() -> None:
+    class Late:
+        aws_request_id = "req-2"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 1_000
+
+    report = execute(COUNT, {"regions": ["eu-west-1", "us-east-1"]}, Late(), clock=lambda: NOW)
+    assert report["complete"] is False
+    assert report["status"] == "incomplete"
+    assert all(u["counts"] == {} for u in report["units"])
