@@ -33,7 +33,7 @@ _HOUR_US = 3_600_000_000
 _SORT_ABOVE = 4  # distinct hours in one block above which sorting beats one filter per hour
 # Encoded pages collect here before they reach the Python file object: each write to it takes the GIL, which
 # the parsing thread holds much of the time, and a row group is some hundred pages.
-_SINK_BUFFER = 512 << 10
+_SINK_BUFFER = 128 << 10
 
 
 def hour_partition(hour_index: int) -> tuple[str, str]:

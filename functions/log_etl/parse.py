@@ -44,9 +44,11 @@ class _Block:
 @dataclass
 class _Invalid:
     rows: list[int] = field(default_factory=list)  # 1-based row numbers among the block's non-empty lines
+    texts: dict[int, str] = field(default_factory=dict)  # row number -> the row as the reader saw it
 
     def __call__(self, row: pacsv.InvalidRow) -> str:
         self.rows.append(row.number)
+        self.texts[row.number] = row.text
         return "skip"
 
 
@@ -127,9 +129,9 @@ class DelimitedParser:
                     continue
                 chunk = chunk[cut + 1 :]
                 discarding = False
-            data = pending + chunk
-            end = data.rfind(b"\n")
+            end = chunk.rfind(b"\n")  # pending holds no newline
             if end < 0:
+                data = pending + chunk
                 if len(data) > self.max_line_bytes:
                     rejects.append(self._too_long(line_no, data))
                     line_no += 1
@@ -138,11 +140,12 @@ class DelimitedParser:
                 else:
                     pending = data
                 continue
-            pending = data[end + 1 :]
+            data = b"".join((pending, memoryview(chunk)[: end + 1]))  # one copy of the block's bytes
+            pending = chunk[end + 1 :]
             if len(pending) > self.max_line_bytes:
                 rejects.append(self._too_long(-1, pending))
                 pending, discarding = b"", True
-            block = _Block(data[: end + 1], line_no, data.count(b"\n", 0, end + 1))
+            block = _Block(data, line_no, data.count(b"\n"))
             if rejects:
                 rejects[0] = Rejected(line_no + block.lines, rejects[0].reason, rejects[0].raw)
             line_no += block.lines + len(rejects)
@@ -253,10 +256,14 @@ class DelimitedParser:
         out = finish(table, layout, self.format)
         parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
         if invalid.rows:
-            lines = block.data.split(b"\n")
-            physical = _physical_rows(invalid.rows, set(blank))
-            raw = [block.stray.get(i - 1, lines[i - 1]) for i in physical]
-            del lines
+            rows = sorted(invalid.rows)
+            physical = _physical_rows(rows, set(blank))
+            if block.utf8:  # the reader's text is the line itself: no need to split the block into lines
+                pairs = zip(rows, physical, strict=True)
+                raw = [block.stray.get(i - 1) or invalid.texts[row].encode() for row, i in pairs]
+            else:
+                lines = block.data.split(b"\n")
+                raw = [block.stray.get(i - 1, lines[i - 1]) for i in physical]
             slow = self._line_by_line(raw, block.first_line, 0, numbers=physical)
             parsed.merge(slow)
         return parsed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -81,46 +80,43 @@ class _Plain:
         return self._raw.read(size)
 
 
-class _Gzip:
-    """Multi-member gzip reader whose output per call is bounded by ``size``, whatever the ratio."""
+class _Prefixed:
+    """``head`` then the rest of ``raw``, as the file object pyarrow reads from (it does not own ``raw``)."""
+
+    closed = False
 
     def __init__(self, raw: Readable, head: bytes) -> None:
         self._raw = raw
-        self._input = head
-        self._inflate = zlib.decompressobj(wbits=31)
+        self._head = head
 
-    def _next_input(self) -> bytes:
-        data = self._inflate.unconsumed_tail or self._input or self._raw.read(_READ_SIZE)
-        self._input = b""
-        return data
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._raw.read(size)
 
-    def _start_next_member(self) -> bool:
-        leftover = self._inflate.unused_data + self._input or self._raw.read(_READ_SIZE)
-        self._input = b""
-        if not leftover.strip(b"\x00"):
-            return False
-        if not leftover.startswith(GZIP_MAGIC):
-            raise LogParseError("data after the end of the gzip stream is not gzip")
-        self._inflate = zlib.decompressobj(wbits=31)
-        self._input = leftover
-        return True
+    def close(self) -> None:
+        """The caller closes ``raw``."""
+
+
+class _Gzip:
+    """Multi-member gzip reader whose output per call is bounded by ``size``, whatever the ratio.
+
+    pyarrow's inflater releases the GIL, so decompressing overlaps the parsing on another thread (the zlib
+    module's streaming decompressor holds the GIL while it inflates).
+    """
+
+    def __init__(self, raw: Readable, head: bytes) -> None:
+        source = pa.BufferedInputStream(pa.PythonFile(_Prefixed(raw, head), mode="r"), buffer_size=_READ_SIZE)
+        self._stream = pa.CompressedInputStream(source, "gzip")
 
     def read(self, size: int) -> bytes:
-        out: list[bytes] = []
-        produced = 0
-        while produced < size:
-            if self._inflate.eof and not self._start_next_member():
-                break
-            data = self._next_input()
-            if not data:
-                raise LogParseError("gzip stream is truncated")
-            try:
-                piece = self._inflate.decompress(data, size - produced)
-            except zlib.error as err:
-                raise LogParseError(f"corrupt gzip data: {err}") from err
-            out.append(piece)
-            produced += len(piece)
-        return b"".join(out)
+        try:
+            return self._stream.read(size)
+        except (OSError, pa.ArrowException) as err:
+            if "truncated" in str(err).lower():
+                raise LogParseError("gzip stream is truncated") from err
+            raise LogParseError(f"corrupt gzip data: {err}") from err
 
 
 def open_decompressed(raw: Readable) -> Readable:
