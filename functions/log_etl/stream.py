@@ -112,11 +112,12 @@ class _Gzip:
 
     def read(self, size: int) -> bytes:
         try:
-            return self._stream.read(size)
+            piece: bytes = self._stream.read(size)
         except (OSError, pa.ArrowException) as err:
             if "truncated" in str(err).lower():
                 raise LogParseError("gzip stream is truncated") from err
             raise LogParseError(f"corrupt gzip data: {err}") from err
+        return piece
 
 
 def open_decompressed(raw: Readable) -> Readable:

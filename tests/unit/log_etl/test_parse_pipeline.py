@@ -15,6 +15,7 @@ from functions.log_etl import parse
 from functions.log_etl.lake import PartitionedWriter
 from functions.log_etl.parse import DelimitedParser
 from functions.log_etl.schemas import conform, lake_schema
+from functions.log_etl.stream import LogParseError
 from tests.unit.log_etl.conftest import FIXTURES, parse_bytes
 
 ALB_LINE = (FIXTURES / "alb/awsdocs-elb-alb-guide_2023-06_examples.joined.log").read_bytes().splitlines()[0]
@@ -151,3 +152,20 @@ def test_discarding_waits_for_the_encoder_and_stops_it() -> None:
     writer.discard()
     assert not _threads("log-etl-encode")
     writer.discard()  # idempotent
+
+
+def test_concatenated_gzip_members_are_read_as_one_object() -> None:
+    lines = _alb_lines(300)
+    data = gzip.compress(b"\n".join(lines[:100]) + b"\n") + gzip.compress(b"\n".join(lines[100:]) + b"\n")
+    result = parse_bytes(data, "alb", block_size=8 << 10)
+    assert result.counts.rows_out == 300
+    assert (
+        result.table.column("trace_id").to_pylist()
+        == parse_bytes(b"\n".join(lines) + b"\n", "alb").table.column("trace_id").to_pylist()
+    )
+
+
+def test_bytes_after_the_gzip_data_make_the_object_unreadable() -> None:
+    data = gzip.compress(b"\n".join(_alb_lines(10)) + b"\n") + b"not gzip at all"
+    with pytest.raises(LogParseError, match="corrupt gzip data"):
+        parse_bytes(data, "alb")
