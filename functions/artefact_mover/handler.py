@@ -33,7 +33,11 @@ def marker_name(env: Mapping[str, str]) -> str:
 
 
 def run_markers(notification: Mapping[str, Any], context: Any, env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One run per marker object created in the notification; raises RunFailed after all ran if any failed."""
+    """One run per marker object created in the notification; raises RunFailed after all ran if any failed.
+
+    A run that stopped early (time budget) counts as failed too: its build is not done, and only a failed message
+    (or invocation) is delivered again to finish it.
+    """
     name = marker_name(env)
     reports, failed = [], []
     for event in object_events(notification):
@@ -41,10 +45,14 @@ def run_markers(notification: Mapping[str, Any], context: Any, env: Mapping[str,
             logger.info("event ignored", bucket=event.bucket, key=event.key, event_name=event.event_name)
             continue
         try:
-            reports.append(execute(TASK, {"bucket": event.bucket, "marker_key": event.key}, context, env=env))
+            report = execute(TASK, {"bucket": event.bucket, "marker_key": event.key}, context, env=env)
         except RunFailed as exc:
             failed.append(exc)
             reports.append(exc.report)
+            continue
+        reports.append(report)
+        if report.get("status") == "incomplete":
+            failed.append(RunFailed(f"run for s3://{event.bucket}/{event.key} is incomplete", report=report))
     if failed:
         raise RunFailed(f"{len(failed)} marker run(s) failed; first: {failed[0]}", report={"runs": reports})
     return reports

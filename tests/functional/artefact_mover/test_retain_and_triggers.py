@@ -191,3 +191,24 @@ def test_a_direct_s3_notification_with_an_encoded_key_runs_and_fails_loudly(
     event["Records"][0]["s3"]["object"]["key"] = "builds/web+app/missing/_BUILD_COMPLETE"
     with pytest.raises(RunFailed):
         handler(event, FakeContext())
+
+
+def test_a_marker_run_out_of_time_fails_its_message_so_sqs_delivers_it_again(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("art-bkt", "builds/web/5/")
+    event = _sqs_event(estate, "art-bkt", ["builds/web/5/_BUILD_COMPLETE"])
+    (message,) = [r["messageId"] for r in event["Records"] if "_BUILD_COMPLETE" in r["body"]]
+
+    result = handler(event, FakeContext(remaining_ms=1_000))  # less than the time margin: nothing starts
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": message}]}
+    assert estate.keys("art-bkt", "builds/web/5/") == set(files) | {"builds/web/5/_BUILD_COMPLETE"}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert estate.keys("art-bkt") == set()
+    released = estate.keys("rel-bkt", "releases/web/5/")
+    assert {"releases/web/5/app.zip", "releases/web/5/release-manifest.json"} <= released
