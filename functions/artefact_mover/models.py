@@ -167,6 +167,12 @@ class Layout(BaseModel):
             parts.append(f"(?P<{m.group(1)}>[^/]+)" if m else re.escape(seg))
         return re.compile("^(?P<prefix>" + "/".join(parts) + "/)(?P<rest>.+)$", re.DOTALL)
 
+    def may_hold_builds(self, prefix: str) -> bool:
+        """Whether keys under ``prefix`` can lie inside a build of this layout (retain would take them for builds)."""
+        template = self.builds[:-1].split("/")
+        segments = prefix[:-1].split("/") if prefix else []
+        return all(SEGMENT_RE.match(t) or t == s for t, s in zip(template, segments, strict=False))
+
     def values_of(self, key: str) -> dict[str, str] | None:
         """The placeholder values (and ``prefix``) of the build a key belongs to, or None outside the layout."""
         m = self.build_pattern().match(key)
@@ -276,6 +282,11 @@ class ArtefactMoverInput(TaskSettings):
                 raise ValueError(
                     f"refused: destination {destination.uri} and source {source.uri} overlap; "
                     "objects would be moved onto themselves"
+                )
+            if destination.bucket == self.bucket and self.layout.may_hold_builds(destination.prefix):
+                raise ValueError(
+                    f"refused: destination {destination.uri} lies inside layout.builds {self.layout.builds!r} of "
+                    "the builds bucket: retain would archive or delete the release as an old build"
                 )
         elif (self.archive_bucket or self.bucket) == self.bucket and self.retention.action == "archive":
             sample = {"project": "p", "branch": "b", "build": "1"}
