@@ -94,7 +94,7 @@ def test_same_prefix_in_another_bucket_is_not_a_self_move() -> None:
 def test_a_release_where_retain_would_take_it_for_a_build_is_refused(payload: dict[str, Any]) -> None:
     """Under the builds layout of the builds bucket, a release would be archived or deleted by the next retain."""
     build = {"bucket": "art-1", "project": "web", "branch": "main", "build": "12", "version": "1.2"}
-    with pytest.raises(InputError, match="inside layout.builds"):
+    with pytest.raises(InputError, match=r"inside layout\.builds"):
         params(operation="move", **build, **payload)
     elsewhere = {k: v.replace("art-1", "rel-1") if isinstance(v, str) else v for k, v in payload.items()}
     t = resolve_transfer(params(operation="move", **build, **elsewhere, release_bucket="rel-1"))
