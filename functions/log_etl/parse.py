@@ -252,7 +252,8 @@ class DelimitedParser:
         if table.num_rows + len(invalid.rows) + len(blank) != n_lines:
             raise NeedsLineByLine("row count does not match line count")
         table = self._to_tokens(table, layout, len(known), names[len(known) :])
-        self._check_line_lengths(table)
+        if _may_hold_long_line(block.data, self.max_line_bytes):
+            self._check_line_lengths(table)
         out = finish(table, layout, self.format)
         parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
         if invalid.rows:
@@ -364,6 +365,15 @@ def _halves(block: _Block) -> tuple[_Block, _Block] | None:
         _Block(data[:cut], block.first_line, first_lines, utf8=block.utf8),
         _Block(data[cut:], block.first_line + first_lines, block.lines - first_lines, utf8=block.utf8),
     )
+
+
+def _may_hold_long_line(data: bytes, limit: int) -> bool:
+    """False when no line of ``data`` can be longer than ``limit`` bytes: every stretch of limit // 2 holds a newline.
+
+    A line longer than ``limit`` covers at least one whole aligned stretch of ``limit // 2`` bytes.
+    """
+    step = max(1, limit // 2)
+    return any(data.find(b"\n", start, start + step) < 0 for start in range(0, len(data), step))
 
 
 def _valid_utf8(data: bytes) -> bool:

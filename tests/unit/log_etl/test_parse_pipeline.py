@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from functions.log_etl import parse
 from functions.log_etl.lake import PartitionedWriter
@@ -169,3 +171,11 @@ def test_bytes_after_the_gzip_data_make_the_object_unreadable() -> None:
     data = gzip.compress(b"\n".join(_alb_lines(10)) + b"\n") + b"not gzip at all"
     with pytest.raises(LogParseError, match="corrupt gzip data"):
         parse_bytes(data, "alb")
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=st.lists(st.integers(0, 40), min_size=1, max_size=8), limit=st.integers(1, 30))
+def test_the_long_line_pre_check_never_misses_a_long_line(lengths: list[int], limit: int) -> None:
+    data = b"".join(b"x" * n + b"\n" for n in lengths)
+    if max(lengths) > limit:
+        assert parse._may_hold_long_line(data, limit)
