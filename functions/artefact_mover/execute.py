@@ -337,19 +337,23 @@ class Mover:
         )
         self.result.count("manifests")
 
-    def delete_sources(self, moved: Sequence[Moved]) -> None:
-        """Delete verified sources: DeleteObjects in batches of 1,000, by VersionId, else conditional on the ETag."""
+    def delete_sources(self, moved: Sequence[Moved]) -> bool:
+        """Delete verified sources: DeleteObjects in batches of 1,000, by VersionId, else conditional on the ETag.
+
+        Returns whether every source is gone (False when a batch or a key failed, or the time budget ran out).
+        """
         if not moved:
-            return
+            return True
         bucket = self.transfer.source.bucket
         if self.params.dry_run:
             self.result.count("delete_planned", len(moved))
-            return
+            return True
+        all_gone = True
         for start in range(0, len(moved), DELETE_BATCH):
             if self.budget.exhausted():
                 self.result.complete = False
                 self.result.count("deferred", len(moved) - start)
-                return
+                return False
             batch = moved[start : start + DELETE_BATCH]
             objects = [
                 {"Key": m.source_key, "VersionId": m.source_version}
@@ -361,6 +365,7 @@ class Mover:
                 resp = self.src_s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             except Exception as exc:  # noqa: BLE001 - this batch's sources stay; a re-run deletes them
                 self.result.fail("delete", exc, resource=f"s3://{bucket}/{batch[0].source_key} (+{len(batch) - 1})")
+                all_gone = False
                 continue
             errors = [e for e in resp.get("Errors", []) if e.get("Code") not in GONE]
             for e in errors:
@@ -380,6 +385,8 @@ class Mover:
                 )
             )
             logger.info("sources deleted", bucket=bucket, deleted=deleted, failed=len(errors))
+            all_gone = all_gone and not errors
+        return all_gone
 
     # -- recording ------------------------------------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ def run_transfer(
 
     Sources are deleted only when every object of the transfer is verified at the destination (and the manifest
     is written), so a failed or interrupted run leaves every source in place and the next run finishes the job.
-    Returns whether the transfer is complete.
+    Returns whether the transfer is complete (for a move: every source deleted).
     """
     logger.info("transfer started", transfer=transfer.label)
     if sources is None:
@@ -116,7 +116,7 @@ def run_transfer(
         return False
     mover.write_manifest(moved, operation=operation, run_id=ctx.report.run_id, now=ctx.now)
     if transfer.delete_source:
-        mover.delete_sources(moved)
+        return mover.delete_sources(moved)
     return True
 
 
@@ -208,9 +208,7 @@ def _delete_build(
     assert params.bucket is not None
     transfer = Transfer(Place(params.bucket, d.build.prefix), Place(params.bucket, d.build.prefix), True)
     mover = Mover(src_s3=s3, dst_s3=s3, transfer=transfer, params=params, result=result, budget=ctx.budget)
-    failed_before = len(result.failures)
-    mover.delete_sources([Moved(o.key, None, o.etag, o.key, o.size, None) for o in objects])
-    ok = len(result.failures) == failed_before
+    ok = mover.delete_sources([Moved(o.key, None, o.etag, o.key, o.size, None) for o in objects])
     _record_build(result, d, "done" if ok else "failed")
     result.count("builds_deleted" if ok else "builds_not_deleted")
 

@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from functions.artefact_mover.handler import handler
 from functions.artefact_mover.task import TASK
@@ -212,3 +213,33 @@ def test_a_marker_run_out_of_time_fails_its_message_so_sqs_delivers_it_again(
     assert estate.keys("art-bkt") == set()
     released = estate.keys("rel-bkt", "releases/web/5/")
     assert {"releases/web/5/app.zip", "releases/web/5/release-manifest.json"} <= released
+
+
+def test_a_build_whose_sources_are_not_all_deleted_is_not_reported_archived(estate: Estate) -> None:
+    """DeleteObjects answers 200 with an error for one key: the build stays, reported not archived, the run fails."""
+    seed_builds(estate)
+    session = boto3.Session(region_name=REGION)
+
+    batches: list[list[str]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        batches.append([o["Key"] for o in params["Delete"]["Objects"]])
+
+    def partly_denied(**_: Any) -> Any:
+        key = batches[-1][0]
+        ok = AWSResponse("", 200, {}, None)  # type: ignore[arg-type]
+        return ok, {"Errors": [{"Key": key, "Code": "AccessDenied", "Message": "denied"}], "Deleted": []}
+
+    session.events.register("before-parameter-build.s3.DeleteObjects", seen)
+    session.events.register_first("before-call.s3.DeleteObjects", partly_denied)
+    payload = {"operation": "retain", "bucket": "ci-bkt", "layout": LAYOUT, "retention": {"keep_last": 3}}
+
+    with pytest.raises(RunFailed) as failed:
+        execute(TASK, payload, FakeContext(), clients=Clients(session), env={}, clock=lambda: LATER)
+
+    (unit,) = failed.value.report["units"]
+    assert "builds_archived" not in unit["counts"]
+    assert unit["counts"]["builds_not_archived"] == 2
+    archived = [a for a in unit["actions"] if a["action"] == "archive"]
+    assert {a["status"] for a in archived} == {"failed"}
+    assert {"ci/web/main/1/app.zip", "ci/api/main/1/app.zip"} <= estate.keys("ci-bkt", "ci/")
