@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.resource_audit.checks.base import Inventory, SourceError
-from functions.resource_audit.checks.s3 import blocks_all
+from functions.resource_audit.checks.s3 import blocks_all, effective
 from shared.aws import Clients, error_code
 from shared.observability import logger
 
@@ -125,9 +125,10 @@ def account_wide(
         _fetch(inv, "account_public_access_block", lambda: _account_bpa(s3control, account))
     if "buckets" in needs:
         fields = set(bucket_fields)
-        if blocks_all(inv.data.get("account_public_access_block")):
+        account_block = inv.data.get("account_public_access_block")
+        if blocks_all(account_block):
             fields.discard("public")
-        _fetch(inv, "buckets", lambda: _buckets(clients, home_region, fields, max_workers))
+        _fetch(inv, "buckets", lambda: _buckets(clients, home_region, fields, max_workers, account_block))
     iam = clients.client("iam", home_region)
     if needs & {"credential_report", "root"}:
         _fetch(inv, "credential_report", lambda: credential_report(iam, sleep))
@@ -169,13 +170,13 @@ def _bucket_region(s3: Any, raw: dict[str, Any]) -> str:
     return "eu-west-1" if where == "EU" else str(where)
 
 
-def _bucket_reads(s3: Any, name: str) -> dict[str, Callable[[], Any]]:
+def _bucket_reads(s3: Any, name: str, account_block: dict[str, Any] | None) -> dict[str, Callable[[], Any]]:
     def public() -> dict[str, Any]:
         block = _absent(
             lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
             "NoSuchPublicAccessBlockConfiguration",
         )
-        if blocks_all(block):
+        if blocks_all(effective(account_block, block)):
             return {"block": block}
         status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
         grants = s3.get_bucket_acl(Bucket=name).get("Grants", [])
@@ -202,7 +203,9 @@ def _bucket_reads(s3: Any, name: str) -> dict[str, Callable[[], Any]]:
     }
 
 
-def _buckets(clients: Clients, home_region: str, fields: set[str], max_workers: int) -> list[dict[str, Any]]:
+def _buckets(
+    clients: Clients, home_region: str, fields: set[str], max_workers: int, account_block: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     home = clients.client("s3", home_region)
     listed = _pages(home, "list_buckets", "Buckets", PaginationConfig={"PageSize": PAGE})
 
@@ -214,7 +217,7 @@ def _buckets(clients: Clients, home_region: str, fields: set[str], max_workers: 
             bucket.update(dict.fromkeys(fields, region))
             return bucket
         bucket["Region"] = region
-        reads = _bucket_reads(clients.client("s3", region), raw["Name"])
+        reads = _bucket_reads(clients.client("s3", region), raw["Name"], account_block)
         for f in sorted(fields):
             bucket[f] = _catch(reads[f])
         return bucket

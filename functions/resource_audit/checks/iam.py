@@ -101,8 +101,8 @@ def access_key_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     severity="medium",
     scope="account",
     needs=("credential_report",),
-    looks_at="Credential report: password_last_used and access_key_N_last_used_date (or, if never used, the "
-    "creation/rotation date) against thresholds.credentials_unused_days",
+    looks_at="Credential report: password_last_used and access_key_N_last_used_date (or, if never used, when the "
+    "password was set or the key created) against thresholds.credentials_unused_days",
     remediation="Remove the console password or deactivate the key; delete the user if nobody needs it.",
 )
 def credentials_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
@@ -110,7 +110,11 @@ def credentials_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for row in _users(inv):
         stale = []
         if _true(row.get("password_enabled")):
-            used = _when(row.get("password_last_used")) or _when(row.get("user_creation_time"))
+            used = (
+                _when(row.get("password_last_used"))
+                or _when(row.get("password_last_changed"))
+                or _when(row.get("user_creation_time"))
+            )
             if used is not None and age_days(used, env.now) > limit:
                 stale.append(f"password unused for {age_days(used, env.now)} days")
         for n, key in _active_keys(row):

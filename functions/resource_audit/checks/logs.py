@@ -24,7 +24,8 @@ from functions.resource_audit.models import ResourceAuditInput
     severity="high",
     scope="account",
     needs=("trails",),
-    looks_at="DescribeTrails (shadow trails included, one region) and GetTrailStatus of each multi-region trail",
+    looks_at="DescribeTrails (shadow trails included, one region) and GetTrailStatus of each multi-region trail; "
+    "ERROR when none is seen logging and the status of one could not be read",
     remediation="Create a multi-region trail (or an organization trail) writing to a protected bucket, and keep "
     "it logging.",
 )
@@ -42,11 +43,11 @@ def multi_region_trail(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             return
         else:
             seen.append(f"{trail.get('Name')}: not logging")
-    errors = [s for s in seen if "status unknown" in s]
+    unknown = any("status unknown" in s for s in seen)  # a trail whose status could not be read may be logging
     yield Outcome(
         resource=inv.account,
         resource_type="account-setting",
-        status="ERROR" if errors and len(errors) == len(seen) else "FAIL",
+        status="ERROR" if unknown else "FAIL",
         evidence="; ".join(seen) or "no multi-region trail",
     )
 

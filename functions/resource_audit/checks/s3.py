@@ -15,6 +15,11 @@ def blocks_all(config: dict[str, Any] | None) -> bool:
     return bool(config) and all(bool(config.get(flag)) for flag in BPA_FLAGS)  # type: ignore[union-attr]
 
 
+def effective(account: dict[str, Any] | None, bucket: dict[str, Any] | None) -> dict[str, bool]:
+    """What S3 enforces on a bucket: each setting is on if the account's or the bucket's configuration has it."""
+    return {flag: bool((account or {}).get(flag) or (bucket or {}).get(flag)) for flag in BPA_FLAGS}
+
+
 def _bucket(inv: Inventory, b: dict[str, Any], status: str, evidence: str) -> Outcome:
     tags = b.get("tags")
     return Outcome(
@@ -68,12 +73,14 @@ def account_bpa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     scope="account",
     needs=("buckets", "account_public_access_block"),
     looks_at="Skipped per bucket when account-level Block Public Access is fully on; otherwise the bucket's "
-    "GetPublicAccessBlock, GetBucketPolicyStatus and GetBucketAcl (AllUsers / AuthenticatedUsers grants)",
+    "GetPublicAccessBlock (combined with the account's: a setting on at either level applies), "
+    "GetBucketPolicyStatus and GetBucketAcl (AllUsers / AuthenticatedUsers grants)",
     remediation="Remove the public policy statement or ACL grant, then turn on the bucket's Block Public Access "
     "(better: the account's).",
 )
 def bucket_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
-    if blocks_all(inv["account_public_access_block"]):
+    account = inv["account_public_access_block"]
+    if blocks_all(account):
         for b in inv["buckets"]:
             yield _bucket(inv, b, "PASS", "settled by account-level Block Public Access")
         return
@@ -83,6 +90,8 @@ def bucket_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             continue
         if blocks_all(public.get("block")):
             yield _bucket(inv, b, "PASS", "bucket-level Block Public Access fully on")
+        elif blocks_all(effective(account, public.get("block"))):
+            yield _bucket(inv, b, "PASS", "account and bucket Block Public Access settings together fully on")
         elif public.get("policy_public") or public.get("acl_public"):
             why = [
                 w for w, on in (("bucket policy", public.get("policy_public")), ("ACL", public.get("acl_public"))) if on
