@@ -8,10 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-from pydantic import ValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.resource_audit.findings import AuditReport
+from functions.resource_audit.findings import SCHEMA, SCHEMA_VERSION, AuditReport
 from shared.aws import error_code
 from shared.observability import logger
 
@@ -33,24 +32,35 @@ def report_keys(prefix: str, task: str, started_at: datetime, run_id: str) -> di
     }
 
 
-def parse_previous(raw: bytes | str, where: str) -> AuditReport | None:
-    """A previous report, or None (with a warning) when it cannot be read as this schema."""
+Previous = tuple[AuditReport | None, str | None]
+"""The previous report (None when there is none or it cannot be used) and, when one exists but cannot be used,
+why: the report says so instead of passing for a first report."""
+
+
+def parse_previous(raw: bytes | str, where: str) -> Previous:
+    """A previous report, or None and the reason (with a warning) when it cannot be read as this schema."""
     try:
-        return AuditReport.from_json(raw)
-    except ValidationError as exc:
+        return AuditReport.from_json(raw), None
+    except ValueError as exc:  # pydantic's ValidationError (bad JSON or schema) and undecodable bytes
         logger.warning("previous report unreadable; no diff this run", location=where, error=str(exc)[:500])
-        return None
+        return None, f"the previous report {where} could not be read (not a {SCHEMA} v{SCHEMA_VERSION} report)"
 
 
-def read_previous(s3: Any, bucket: str, key: str) -> AuditReport | None:
-    """The report at the ``latest`` key, or None when there is none yet."""
+def read_previous(s3: Any, bucket: str, key: str) -> Previous:
+    """The report at the ``latest`` key; None when there is none yet, or (with the reason) when it cannot be
+    fetched: the diff's baseline never stops the audit being written."""
+    where = f"s3://{bucket}/{key}"
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404"):
-            return None
-        raise
-    return parse_previous(body, f"s3://{bucket}/{key}")
+            return None, None
+        logger.warning("previous report not fetched; no diff this run", location=where, error_code=error_code(exc))
+        return None, f"the previous report {where} could not be read ({error_code(exc)})"
+    except BotoCoreError as exc:
+        logger.warning("previous report not fetched; no diff this run", location=where, error=str(exc))
+        return None, f"the previous report {where} could not be read ({error_code(exc)})"
+    return parse_previous(body, where)
 
 
 def write_s3(s3: Any, bucket: str, keys: dict[str, dict[str, str]], bodies: dict[str, str], *, latest: bool) -> None:
@@ -68,9 +78,15 @@ def presign(s3: Any, bucket: str, key: str, seconds: int) -> str:
     return url
 
 
-def read_local_previous(folder: str) -> AuditReport | None:
+def read_local_previous(folder: str) -> Previous:
     path = Path(folder) / f"{LOCAL_LATEST}.json"
-    return parse_previous(path.read_bytes(), str(path)) if path.exists() else None
+    if not path.exists():
+        return None, None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, f"the previous report {path} could not be read ({exc.strerror})"
+    return parse_previous(raw, str(path))
 
 
 def write_local(folder: str, stamp: str, bodies: dict[str, str], *, latest: bool) -> dict[str, str]:

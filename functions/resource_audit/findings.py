@@ -74,6 +74,9 @@ class Diff(BaseModel):
 
     previous_run_id: str | None = None
     previous_generated_at: datetime | None = None
+    previous_problem: str | None = Field(
+        default=None, description="why there is no diff although a previous report may exist (it could not be read)"
+    )
     new: list[Finding] = Field(default_factory=list, description="failing now, not failing last time")
     resolved: list[Finding] = Field(default_factory=list, description="failing last time (as it was), not now")
     still_open: int = 0

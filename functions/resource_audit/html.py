@@ -147,11 +147,12 @@ def _short_list(title: str, findings: list[Finding], limit: int = 50) -> str:
 
 def _diff(report: AuditReport) -> str:
     d = report.diff
-    since = (
-        f"since the report of {d.previous_generated_at:%Y-%m-%d %H:%M} UTC (run {_e(d.previous_run_id)})"
-        if d.previous_generated_at
-        else "first report: no previous one to compare with"
-    )
+    if d.previous_generated_at:
+        since = f"since the report of {d.previous_generated_at:%Y-%m-%d %H:%M} UTC (run {_e(d.previous_run_id)})"
+    elif d.previous_problem:
+        since = f'<b id="diff-problem">No diff: {_e(d.previous_problem)}.</b> Every failing finding counts as new.'
+    else:
+        since = "first report: no previous one to compare with"
     cards = (
         f'<div class="card new"><span>new</span><b id="diff-new">{len(d.new)}</b></div>'
         f'<div class="card resolved"><span>resolved</span><b id="diff-resolved">{len(d.resolved)}</b></div>'

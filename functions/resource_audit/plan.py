@@ -131,16 +131,18 @@ def _suppressed(chk: Check, inv: Inventory, o: Outcome, env: CheckEnv, expired_h
     return _finding(chk, inv, o)
 
 
-def diff(previous: AuditReport | None, findings: Sequence[Finding], audited: set[str]) -> Diff:
+def diff(
+    previous: AuditReport | None, findings: Sequence[Finding], audited: set[str], problem: str | None = None
+) -> Diff:
     """New, resolved and still-open failing findings against the previous report.
 
     Resolved means: failing last time, and this run audited that check's scope cleanly and the resource no
     longer fails (it passes, is suppressed, or is gone). A scope in ERROR now, or not audited this run, resolves
-    nothing.
+    nothing. Without a previous report every failure is new; ``problem`` says why when one could not be read.
     """
     failing_now = {f.key: f for f in findings if f.status == "FAIL"}
     if previous is None:
-        return Diff(new=sorted(failing_now.values(), key=lambda f: f.key))
+        return Diff(new=sorted(failing_now.values(), key=lambda f: f.key), previous_problem=problem)
     failing_before = {f.key: f for f in previous.findings if f.status == "FAIL"}
     errored_now = {f.key for f in findings if f.status == "ERROR"}
     new = [f for k, f in failing_now.items() if k not in failing_before]
@@ -162,7 +164,10 @@ def headline(report: AuditReport) -> list[str]:
     """Short lines for people: what fails by severity, what changed, what it costs."""
     s, d = report.summary, report.diff
     fails = ", ".join(f"{k} {v}" for k, v in s.by_severity.items() if v) or "none"
-    since = f"since {d.previous_generated_at:%Y-%m-%d %H:%M}Z" if d.previous_generated_at else "(first report)"
+    if d.previous_generated_at:
+        since = f"since {d.previous_generated_at:%Y-%m-%d %H:%M}Z"
+    else:
+        since = f"no diff: {d.previous_problem}" if d.previous_problem else "(first report)"
     lines = [
         f"failing: {fails}; errors: {s.by_status.get('ERROR', 0)}; suppressed: {s.by_status.get('SUPPRESSED', 0)}",
         f"{since}: {len(d.new)} new, {len(d.resolved)} resolved, {d.still_open} still open",

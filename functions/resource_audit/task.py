@@ -117,8 +117,11 @@ def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunCon
     logger.info("region audited", unit=unit.label, findings=len(ev.findings))
 
 
-def build_report(params: ResourceAuditInput, ctx: RunContext, previous: AuditReport | None) -> AuditReport:
-    """The run's audit report from every unit's evaluation, diffed against ``previous``."""
+def build_report(
+    params: ResourceAuditInput, ctx: RunContext, previous: AuditReport | None, problem: str | None = None
+) -> AuditReport:
+    """The run's audit report from every unit's evaluation, diffed against ``previous`` (``problem``: why a
+    previous report could not be read)."""
     evaluations: list[Evaluation] = ctx.state.get(f"{STATE_KEY}:evaluations", [])
     findings = sorted((f for ev in evaluations for f in ev.findings), key=sort_key)
     audited = set().union(*(ev.audited for ev in evaluations)) if evaluations else set()
@@ -135,7 +138,7 @@ def build_report(params: ResourceAuditInput, ctx: RunContext, previous: AuditRep
         accounts=sorted({u.account for u in units}),
         regions=sorted({u.region for u in units}),
         summary=summarize(findings, len(checks)),
-        diff=diff(previous, findings, audited),
+        diff=diff(previous, findings, audited, problem),
         expired_suppressions=[
             ExpiredSuppression(check=s.check, resource=s.resource, reason=s.reason, expires=s.expires, matched=n)
             for index, s in enumerate(params.suppressions)
@@ -162,13 +165,13 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
     on the run report (which the runner then writes, counts and publishes)."""
     s3: Any = ctx.clients.client("s3", ctx.clients.default_region) if params.report_bucket else None
     keys = execute.report_keys(params.report_prefix, NAME, ctx.now, ctx.report.run_id)
-    previous = None
+    previous: execute.Previous = (None, None)
     if params.compare_with_previous:
         if s3 is not None and params.report_bucket:
             previous = execute.read_previous(s3, params.report_bucket, keys["latest"]["json"])
         elif params.local_dir:
             previous = execute.read_local_previous(params.local_dir)
-    report = build_report(params, ctx, previous)
+    report = build_report(params, ctx, *previous)
     bodies = {"json": to_json(report), "csv": to_csv(report), "html": to_html(report)}
     move_latest = not params.dry_run
     if s3 is not None and params.report_bucket:
