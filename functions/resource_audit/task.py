@@ -52,10 +52,13 @@ PERMISSIONS = frozenset(
         "s3:GetBucketPolicyStatus",
         "s3:GetBucketAcl",
         "s3:GetObject",
+        "s3:ListBucket",
     }
 )
 """The IAM actions this task calls (besides shared.permissions): read-only, plus s3:GetObject on its own previous
-report in the reports bucket (also what the presigned link needs). serverless.yml grants exactly these."""
+report in the reports bucket (also what the presigned link needs) and s3:ListBucket on that bucket, without which
+S3 answers a missing ``latest`` report (the first run) with AccessDenied instead of NoSuchKey. serverless.yml
+grants exactly these."""
 
 STATE_KEY = "resource-audit"
 

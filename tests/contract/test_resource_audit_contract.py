@@ -39,6 +39,19 @@ def test_report_objects_are_read_and_written_under_its_own_prefix_only(template:
             assert statement["Resource"] == {"Fn::Sub": "${ReportsBucket.Arn}/reports/resource-audit/*"}
 
 
+def test_it_may_list_only_its_reports_bucket(template: dict[str, Any]) -> None:
+    """s3:ListBucket makes a missing latest report NoSuchKey (first run) rather than AccessDenied."""
+    listing = [s for s in _statements(template) if s["Action"] == "s3:ListBucket"]
+    assert [s["Resource"] for s in listing] == [{"Fn::Sub": "${ReportsBucket.Arn}"}]
+
+
+def test_trail_status_is_readable_for_organization_trails(template: dict[str, Any]) -> None:
+    """A member account sees its organization's trail under the management account's ARN: GetTrailStatus on it
+    must be allowed, or the trail check ends in ERROR in every member account."""
+    [statement] = [s for s in _statements(template) if s["Action"] == "cloudtrail:GetTrailStatus"]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:cloudtrail:*:*:trail/*"}
+
+
 def test_it_runs_daily_over_every_enabled_region_and_always_notifies(template: dict[str, Any]) -> None:
     rules = [
         r["Properties"]
