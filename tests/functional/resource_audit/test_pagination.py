@@ -1,0 +1,268 @@
+"""Listings that come back in many pages, as AWS serves them (moto serves one page whatever MaxResults says).
+
+A fake service answers every call at ``before-call``, honouring each API's limit and token parameters
+(MaxResults/NextToken, MaxBuckets/ContinuationToken, limit/nextToken) and sometimes returning fewer items than
+asked, as AWS may. Every item of every page must reach the inventory, and the calls must be exactly the pages.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from functions.resource_audit import inventory
+from functions.resource_audit.checks.base import Inventory
+from functions.resource_audit.models import ResourceAuditInput
+from functions.resource_audit.plan import enabled_checks, sources_needed
+from functions.resource_audit.task import bucket_fields
+from shared.aws import Clients
+from tests.faults import _api_params, _events
+from tests.helpers import REGION
+
+ACCOUNT = "123456789012"
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
+    "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"
+    "access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,"
+    "access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+)
+
+
+@dataclass(frozen=True)
+class Paged:
+    items: list[dict[str, Any]]
+    result_key: str
+    limit: str
+    token_in: str
+    token_out: str
+    server_max: int
+    """The most items one page holds, whatever the caller asks (AWS may return fewer than MaxResults)."""
+
+    def page(self, params: dict[str, Any]) -> dict[str, Any]:
+        start = int(params.get(self.token_in) or 0)
+        size = min(int(params.get(self.limit) or self.server_max), self.server_max)
+        out: dict[str, Any] = {self.result_key: self.items[start : start + size]}
+        if start + size < len(self.items):
+            out[self.token_out] = str(start + size)
+        return out
+
+    def calls(self, asked: int) -> int:
+        return max(1, math.ceil(len(self.items) / min(asked, self.server_max)))
+
+
+def _ec2(key: str, items: list[dict[str, Any]], server_max: int = 1000) -> Paged:
+    return Paged(items, key, "MaxResults", "NextToken", "NextToken", server_max)
+
+
+class Error(Exception):
+    def __init__(self, code: str, status: int = 404) -> None:
+        super().__init__(code)
+        self.code, self.status = code, status
+
+
+class FakeAws:
+    """Answers every API call of the audit's inventory; any other call fails the test."""
+
+    def __init__(self, paged: dict[tuple[str, str], Paged], other: dict[tuple[str, str], Callable[..., Any]]):
+        self.paged = paged
+        self.other = other
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.asked: dict[tuple[str, str], set[Any]] = {}
+        self.unknown: list[tuple[str, str]] = []
+        self.snapshots: tuple[Paged, Paged] | None = None
+        """Own snapshots and public ones: DescribeSnapshots is answered by one or the other (its filter)."""
+        self._lock = threading.Lock()
+
+    def attach(self, session: boto3.Session) -> None:
+        _events(session).register_first("before-call", self._answer)
+
+    def _answer(self, model: Any, context: dict[str, Any] | None = None, **_: Any) -> tuple[AWSResponse, Any]:
+        key = (model.service_model.service_name, model.name)
+        params = _api_params(context)
+        with self._lock:
+            self.calls[key] += 1
+        http = AWSResponse("", 200, {}, None)  # type: ignore[arg-type]
+        try:
+            if key in self.paged:
+                spec = self.paged[key]
+                with self._lock:
+                    self.asked.setdefault(key, set()).add(params.get(spec.limit))
+                return http, self.paged[key].page(params) | {"ResponseMetadata": {"HTTPStatusCode": 200}}
+            if key in self.other:
+                return http, self.other[key](params) | {"ResponseMetadata": {"HTTPStatusCode": 200}}
+            with self._lock:
+                self.unknown.append(key)
+            return _error(Error("UnexpectedCall", 400))
+        except Error as exc:
+            return _error(exc)
+
+
+def _error(exc: Error) -> tuple[AWSResponse, Any]:
+    error = {"Error": {"Code": exc.code, "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": exc.status}}
+    return AWSResponse("", exc.status, {}, None), error  # type: ignore[arg-type]
+
+
+def _raise(code: str, status: int = 404) -> Callable[[dict[str, Any]], Any]:
+    def fail(params: dict[str, Any]) -> Any:
+        raise Error(code, status)
+
+    return fail
+
+
+def _estate() -> FakeAws:
+    volumes = [{"VolumeId": f"vol-{i:05d}", "State": "in-use", "Size": 8, "VolumeType": "gp3"} for i in range(1201)]
+    snapshots = [
+        {"SnapshotId": f"snap-{i:05d}", "VolumeId": "vol-00001", "StartTime": "2025-01-01T00:00:00Z"}
+        for i in range(2001)
+    ]
+    public = [{"SnapshotId": f"snap-{i:05d}"} for i in range(0, 2001, 200)]
+    images = [{"ImageId": f"ami-{i:05d}", "CreationDate": "2025-01-01T00:00:00Z"} for i in range(1500)]
+    reservations = [
+        {"ReservationId": f"r-{i:05d}", "Instances": [{"InstanceId": f"i-{i:05d}a"}, {"InstanceId": f"i-{i:05d}b"}]}
+        for i in range(1001)
+    ]
+    groups = [{"GroupId": f"sg-{i:05d}", "GroupName": f"g{i}", "IpPermissions": []} for i in range(1001)]
+    enis = [{"NetworkInterfaceId": f"eni-{i:05d}", "Groups": [{"GroupId": f"sg-{i:05d}"}]} for i in range(1300)]
+    log_groups = [{"logGroupName": f"/app/{i}", "retentionInDays": 7} for i in range(120)]
+    buckets = [{"Name": f"bucket-{i:03d}", "BucketRegion": REGION} for i in range(25)]
+    users = [
+        f"user-{i:03d},arn:aws:iam::{ACCOUNT}:user/user-{i:03d},2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+        "false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+        for i in range(250)
+    ]
+    root = f"<root_account>,arn:aws:iam::{ACCOUNT}:root,2020-01-01T00:00:00+00:00,not_supported,N/A,not_supported,"
+    root += "not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+    report = "\n".join([HEADER, root, *users]).encode()
+    trail = {"Name": "org", "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org", "IsMultiRegionTrail": True}
+    sse = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    all_on = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+    paged = {
+        ("ec2", "DescribeVolumes"): _ec2("Volumes", volumes),
+        ("ec2", "DescribeImages"): _ec2("Images", images, server_max=700),
+        ("ec2", "DescribeInstances"): _ec2("Reservations", reservations),
+        ("ec2", "DescribeSecurityGroups"): _ec2("SecurityGroups", groups),
+        ("ec2", "DescribeNetworkInterfaces"): _ec2("NetworkInterfaces", enis, server_max=400),
+        ("logs", "DescribeLogGroups"): Paged(log_groups, "logGroups", "limit", "nextToken", "nextToken", 50),
+        ("s3", "ListBuckets"): Paged(buckets, "Buckets", "MaxBuckets", "ContinuationToken", "ContinuationToken", 10),
+    }
+    own = _ec2("Snapshots", snapshots)
+    only_public = _ec2("Snapshots", public)
+
+    def describe_snapshots(params: dict[str, Any]) -> Any:
+        assert params["OwnerIds"] == ["self"]
+        spec = only_public if params.get("RestorableByUserIds") == ["all"] else own
+        return spec.page(params)
+
+    other: dict[tuple[str, str], Callable[..., Any]] = {
+        ("ec2", "DescribeSnapshots"): describe_snapshots,
+        ("ec2", "DescribeAddresses"): lambda p: {"Addresses": [{"AllocationId": "eipalloc-1", "PublicIp": "1.2.3.4"}]},
+        ("ec2", "GetEbsEncryptionByDefault"): lambda p: {"EbsEncryptionByDefault": True},
+        ("s3control", "GetPublicAccessBlock"): lambda p: {"PublicAccessBlockConfiguration": all_on},
+        ("s3", "GetBucketTagging"): _raise("NoSuchTagSet"),
+        ("s3", "GetBucketEncryption"): lambda p: {"ServerSideEncryptionConfiguration": {"Rules": [sse]}},
+        ("s3", "GetBucketVersioning"): lambda p: {"Status": "Enabled"},
+        ("s3", "GetBucketLifecycleConfiguration"): _raise("NoSuchLifecycleConfiguration"),
+        ("iam", "GenerateCredentialReport"): lambda p: {"State": "COMPLETE"},
+        ("iam", "GetCredentialReport"): lambda p: {"Content": report, "ReportFormat": "text/csv"},
+        ("iam", "GetAccountPasswordPolicy"): _raise("NoSuchEntity"),
+        ("cloudtrail", "DescribeTrails"): lambda p: {"trailList": [trail]},
+        ("cloudtrail", "GetTrailStatus"): lambda p: {"IsLogging": True},
+    }
+    fake = FakeAws(paged, other)
+    fake.snapshots = (own, only_public)
+    return fake
+
+
+def _audit(fake: FakeAws) -> tuple[Inventory, Inventory]:
+    session = boto3.Session(region_name=REGION)
+    fake.attach(session)
+    clients = Clients(session)
+    params = ResourceAuditInput(tagged_types=["instance", "volume", "snapshot", "security-group", "bucket"])
+    checks = enabled_checks(params)
+    regional = inventory.regional(clients, ACCOUNT, REGION, sources_needed(checks, params, "region"))
+    account = inventory.account_wide(
+        clients,
+        ACCOUNT,
+        REGION,
+        sources_needed(checks, params, "account"),
+        bucket_fields(params),
+        max_workers=4,
+        sleep=lambda s: None,
+    )
+    return regional, account
+
+
+@pytest.fixture
+def audited() -> tuple[FakeAws, Inventory, Inventory]:
+    fake = _estate()
+    regional, account = _audit(fake)
+    return fake, regional, account
+
+
+def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, Inventory, Inventory]) -> None:
+    fake, regional, account = audited
+    assert fake.unknown == []
+    assert regional.errors == {}
+    assert account.errors == {}
+
+    def ids(items: list[dict[str, Any]], key: str) -> list[str]:
+        return [i[key] for i in items]
+
+    def served(op: tuple[str, str], key: str) -> list[str]:
+        return ids(fake.paged[op].items, key)
+
+    assert ids(regional["volumes"], "VolumeId") == served(("ec2", "DescribeVolumes"), "VolumeId")
+    assert fake.snapshots is not None
+    own, public = fake.snapshots
+    assert ids(regional["snapshots"], "SnapshotId") == ids(own.items, "SnapshotId")
+    assert regional["public_snapshots"] == ids(public.items, "SnapshotId")
+    assert ids(regional["images"], "ImageId") == served(("ec2", "DescribeImages"), "ImageId")
+    assert len(regional["instances"]) == 2 * 1001
+    assert ids(regional["security_groups"], "GroupId") == served(("ec2", "DescribeSecurityGroups"), "GroupId")
+    assert len(regional["network_interfaces"]) == 1300
+    assert ids(regional["log_groups"], "logGroupName") == served(("logs", "DescribeLogGroups"), "logGroupName")
+    assert [b["Name"] for b in account["buckets"]] == served(("s3", "ListBuckets"), "Name")
+    assert len(account["credential_report"]) == 251  # and the root row
+    assert account["root"] == {"mfa": True, "keys": False, "source": "credential report"}
+
+
+def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[FakeAws, Inventory, Inventory]) -> None:
+    fake, _, _ = audited
+    page = {
+        ("ec2", "DescribeVolumes"): 500,
+        ("ec2", "DescribeImages"): 1000,
+        ("ec2", "DescribeInstances"): 1000,
+        ("ec2", "DescribeSecurityGroups"): 1000,
+        ("ec2", "DescribeNetworkInterfaces"): 1000,
+        ("logs", "DescribeLogGroups"): 50,
+        ("s3", "ListBuckets"): 1000,
+    }
+    for op, asked in page.items():
+        assert fake.asked[op] == {asked}, op  # the page size is asked for, server side
+        assert fake.calls[op] == fake.paged[op].calls(asked), op
+    assert fake.snapshots is not None
+    own, public = fake.snapshots
+    assert fake.calls[("ec2", "DescribeSnapshots")] == own.calls(1000) + public.calls(1000)
+    n = len(fake.paged[("s3", "ListBuckets")].items)
+    # account-level Block Public Access is fully on: no per-bucket public-access reads at all
+    for op in ("GetBucketTagging", "GetBucketEncryption", "GetBucketVersioning", "GetBucketLifecycleConfiguration"):
+        assert fake.calls[("s3", op)] == n, op
+    assert not {op for (svc, op) in fake.calls if svc == "s3"} & {
+        "GetPublicAccessBlock",
+        "GetBucketPolicyStatus",
+        "GetBucketAcl",
+        "GetBucketLocation",
+    }
+    iam = {op: n for (svc, op), n in fake.calls.items() if svc == "iam"}
+    assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1}
+    assert fake.calls[("cloudtrail", "DescribeTrails")] == 1
+    assert fake.calls[("cloudtrail", "GetTrailStatus")] == 1
