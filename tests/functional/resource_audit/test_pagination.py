@@ -266,3 +266,34 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
     assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1}
     assert fake.calls[("cloudtrail", "DescribeTrails")] == 1
     assert fake.calls[("cloudtrail", "GetTrailStatus")] == 1
+
+
+# API operation -> the IAM action that authorises it, where the names differ
+ACTION_OF = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
+PREFIX = {"ec2": "ec2", "s3": "s3", "s3control": "s3", "iam": "iam", "logs": "logs", "cloudtrail": "cloudtrail"}
+
+
+def test_every_call_of_the_inventory_is_granted_to_the_role() -> None:
+    """With account-level Block Public Access off, every per-bucket read is made; each maps to a declared action."""
+    from functions.resource_audit.task import PERMISSIONS
+
+    fake = _estate()
+    fake.other[("s3control", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
+    fake.other[("s3", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
+    fake.other[("s3", "GetBucketPolicyStatus")] = _raise("NoSuchBucketPolicy")
+    fake.other[("s3", "GetBucketAcl")] = lambda p: {"Grants": []}
+    fake.paged[("s3", "ListBuckets")] = Paged([{"Name": "b", "BucketRegion": REGION}], "Buckets", "MaxBuckets",
+                                              "ContinuationToken", "ContinuationToken", 10)  # fmt: skip
+    regional, account = _audit(fake)
+    assert fake.unknown == []
+    assert regional.errors == {}
+    assert account.errors == {}
+    assert {"GetBucketPolicyStatus", "GetBucketAcl"} <= {op for (svc, op) in fake.calls if svc == "s3"}
+    actions = {ACTION_OF.get((svc, op), f"{PREFIX[svc]}:{op}") for svc, op in fake.calls}
+    assert actions - PERMISSIONS == set()
