@@ -144,12 +144,15 @@ def diff(
     if previous is None:
         return Diff(new=sorted(failing_now.values(), key=lambda f: f.key), previous_problem=problem)
     failing_before = {f.key: f for f in previous.findings if f.status == "FAIL"}
-    errored_now = {f.key for f in findings if f.status == "ERROR"}
+    # by resource, not region: a bucket whose region could not be read is reported in its account's region label
+    errored_now = {(f.check_id, f.account, f.resource) for f in findings if f.status == "ERROR"}
     new = [f for k, f in failing_now.items() if k not in failing_before]
     resolved = [
         f
         for k, f in failing_before.items()
-        if k not in failing_now and k not in errored_now and scope_key(f, f.account, f.region) in audited
+        if k not in failing_now
+        and (f.check_id, f.account, f.resource) not in errored_now
+        and scope_key(f, f.account, f.region) in audited
     ]
     return Diff(
         previous_run_id=previous.run_id,

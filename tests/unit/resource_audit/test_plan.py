@@ -163,3 +163,11 @@ def test_diff_partitions_failures(before: dict[str, str], after: dict[str, str])
     assert d.still_open == len(failing_now & failing_before)
     assert {f.resource for f in d.resolved} == {r for r in failing_before - failing_now if after.get(r) != "ERROR"}
     assert not {f.resource for f in d.new} & {f.resource for f in d.resolved}
+
+
+def test_a_bucket_in_error_whose_region_could_not_be_read_resolves_nothing() -> None:
+    """A bucket's region comes from the listing; when reading it fails the ERROR finding carries the account's
+    region label instead. It is still the same bucket: its earlier failure is not resolved."""
+    old = finding("s3-bucket-versioning", "FAIL", "logs-bucket", region="eu-west-1", resource_type="bucket")
+    error_now = old.model_copy(update={"status": "ERROR", "region": "global"})
+    assert diff(_report(old), [error_now], {scope_key(old, old.account, old.region)}).resolved == []
