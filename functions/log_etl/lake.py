@@ -203,6 +203,7 @@ class PartitionedWriter:
         tables = part.pending
         part.pending, self._buffered, part.pending_bytes = [], self._buffered - part.pending_bytes, 0
         self._encoder.submit(lambda: self._encode(part, tables))
+        pa.default_memory_pool().release_unused()  # this thread's freed buffers too (allocators keep per-thread heaps)
 
     def _encode(self, part: _Partition, tables: list[pa.Table]) -> None:
         """One row group of ``part`` (on the encoder thread)."""
