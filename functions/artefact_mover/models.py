@@ -301,6 +301,9 @@ class ArtefactMoverInput(TaskSettings):
             found = self.layout.values_of(self.marker_key)
             if found is None:
                 raise ValueError(f"marker {self.marker_key!r} is not inside a build of {self.layout.builds!r}")
+            if "/" in self.marker_key[len(found["prefix"]) :]:
+                # a marker deeper in the build may be written before the build's other files are uploaded
+                raise ValueError(f"marker {self.marker_key!r} is not at the root of its build {found['prefix']!r}")
             values.update({k: v for k, v in found.items() if k != "prefix"})
         if self.source is not None:
             source = self.source.place()

@@ -61,6 +61,11 @@ def test_a_marker_names_the_build_and_the_version_defaults_to_it() -> None:
         resolve_transfer(params(bucket="b-1", marker_key="elsewhere/_BUILD_COMPLETE"))
 
 
+def test_a_marker_below_the_root_of_its_build_starts_nothing() -> None:
+    with pytest.raises(InputError, match="not at the root of its build"):
+        resolve_transfer(params(bucket="b-1", marker_key="builds/web/88/assets/_BUILD_COMPLETE"))
+
+
 @pytest.mark.parametrize(
     ("source", "destination"),
     [
