@@ -1,0 +1,60 @@
+"""Every event fixture under tests/events/ is a shape the functions accept: AWS-documented S3/SQS notifications
+parse with Powertools' strict models, task payloads validate against the task's input model."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model, SqsModel
+
+from shared.inputs import parse_input
+from tests.helpers import EVENTS
+
+FIXTURES = sorted(p for p in EVENTS.rglob("*.json") if "invalid" not in p.parts)
+
+
+def kind(event: dict[str, Any]) -> str:
+    if "Records" in event:
+        return "sqs" if event["Records"][0].get("eventSource") == "aws:sqs" else "s3"
+    if "detail-type" in event:
+        return "eventbridge"
+    if event.get("Event") == "s3:TestEvent":
+        return "s3-test"
+    return "payload"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(EVENTS)))
+def test_event_fixture_is_an_accepted_shape(path: Path) -> None:
+    event = json.loads(path.read_text())
+    shape = kind(event)
+    if shape == "sqs":
+        parsed = parse(event=event, model=SqsModel)
+        for record in parsed.Records:
+            try:
+                body = json.loads(record.body)
+            except json.JSONDecodeError:
+                continue  # a garbled message, kept on purpose to prove partial batch failures
+            if "Records" in body:
+                parse(event=body, model=S3Model)
+            else:
+                assert body.get("Event") == "s3:TestEvent" or "Message" in body, path
+    elif shape == "s3":
+        assert parse(event=event, model=S3Model).Records
+    elif shape == "eventbridge":
+        parse(event=event, model=EventBridgeModel)
+    elif shape == "payload":
+        task = importlib.import_module(f"functions.{path.parent.name}.task")
+        parse_input(event, task.TASK.params_model, env={})
+    else:
+        assert event["Service"] == "Amazon S3"
+
+
+def test_there_are_fixtures_for_every_task_folder() -> None:
+    folders = {p.parent.name for p in FIXTURES if p.parent != EVENTS}
+    tasks = {p.name for p in (EVENTS.parents[1] / "functions").iterdir() if (p / "handler.py").exists()}
+    assert tasks <= folders, f"no event fixtures for {sorted(tasks - folders)}"
