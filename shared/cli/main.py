@@ -66,21 +66,37 @@ def cmd_list(console: Console) -> int:
     return 0
 
 
+class EventFileError(ValueError):
+    """The event given to ``invoke`` cannot be read or is not a JSON object."""
+
+
+def _read_event(where: str) -> Any:
+    name = "stdin" if where == "-" else where
+    try:
+        text = sys.stdin.read() if where == "-" else Path(where).read_text()
+    except OSError as exc:
+        raise EventFileError(f"cannot read the event file {name}: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EventFileError(f"the event in {name} is not valid JSON: {exc}") from exc
+
+
 def _event(args: argparse.Namespace, info: registry.FunctionInfo) -> dict[str, Any]:
-    if args.event == "-":
-        event: Any = json.load(sys.stdin)
-    elif args.event:
-        event = json.loads(Path(args.event).read_text())
-    else:
-        event = info.schedule_input() or {}
+    event = _read_event(args.event) if args.event else (info.schedule_input() or {})
     if not isinstance(event, dict):
-        raise SystemExit("the event must be a JSON object")
+        raise EventFileError("the event must be a JSON object")
     if args.dry_run:
         os.environ["DEVOPS_TASKS_DRY_RUN"] = "true"
     if args.regions:
         os.environ["DEVOPS_TASKS_REGIONS"] = json.dumps(args.regions)
+    # The flags win over the event: a payload overrides the DEVOPS_TASKS_* defaults set above, so set them in it too
+    # (S3/SQS notifications carry no such fields: the defaults reach those handlers).
+    flags = ({"dry_run": True} if args.dry_run else {}) | ({"regions": args.regions} if args.regions else {})
     if is_manual_payload(event):
-        event |= ({"dry_run": True} if args.dry_run else {}) | ({"regions": args.regions} if args.regions else {})
+        event |= flags
+    elif "detail-type" in event and isinstance(event.get("detail"), dict):
+        event["detail"] = event["detail"] | flags
     if getattr(args, "open", False):
         model = info.task_module().TASK.params_model
         if "local_dir" in model.model_fields:
@@ -95,7 +111,11 @@ def cmd_invoke(args: argparse.Namespace, console: Console) -> int:
     except KeyError as exc:
         console.print(f"[red]{exc.args[0]}[/red]")
         return 2
-    event = _event(args, info)
+    try:
+        event = _event(args, info)
+    except EventFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
     with ProgressBar(console, enabled=not args.json):
         outcome = invoke(info, event, timeout_s=args.timeout)
     if args.out and outcome.response is not None:
