@@ -66,6 +66,10 @@ def newest_first(snapshots: Iterable[SnapshotView]) -> list[SnapshotView]:
     return sorted(snapshots, key=lambda s: (s.start_time, s.snapshot_id), reverse=True)
 
 
+def is_dr_copy(snap: SnapshotView) -> bool:
+    return SOURCE_SNAPSHOT_TAG in snap.tags
+
+
 def selects(volume: VolumeView, policy: Policy) -> bool:
     """Whether the policy selects the volume, by its own tag or by the tag of its instance."""
     if policy.volume_tag_key and volume.tags.get(policy.volume_tag_key) in policy.volume_tag_values:
@@ -198,7 +202,8 @@ def _mark_tier(
 def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], policy: Policy) -> list[Decision]:
     """Copy the newest completed snapshot of each volume to the DR region, unless a copy is already there.
 
-    At most ``policy.dr.max_in_flight`` copies are pending at once in the DR region; the rest wait for a run.
+    A DR copy is never a source (in the DR region's own unit, its listing holds the copies made there). At most
+    ``policy.dr.max_in_flight`` copies are pending at once in the DR region; the rest wait for a run.
     """
     if policy.dr is None:
         return []
@@ -206,7 +211,8 @@ def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], p
     copied = {s.tags.get(SOURCE_SNAPSHOT_TAG): s.snapshot_id for s in dr_list}
     slots = policy.dr.max_in_flight - sum(1 for s in dr_list if s.state == "pending")
     newest: dict[str, SnapshotView] = {}
-    for snap in newest_first(s for s in source if s.owned_by(policy.name) and s.state == "completed"):
+    originals = (s for s in source if s.owned_by(policy.name) and s.state == "completed" and not is_dr_copy(s))
+    for snap in newest_first(originals):
         newest.setdefault(snap.volume_id, snap)
 
     decisions = []

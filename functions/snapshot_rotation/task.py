@@ -62,6 +62,10 @@ def work(params: SnapshotRotationInput, unit: Unit, result: UnitResult, ctx: Run
     if policy.dr is None:
         return
     dr_region = policy.dr.region
+    if dr_region == unit.region:  # the function's own region or ['all'] includes it: nothing to copy to
+        reason = f"no DR copies: {dr_region} is this policy's DR region"
+        mut.record([Decision(dr_region, "", "skip", reason)], unit.region)
+        return
     dr_ec2: Any = unit.clients.client("ec2", dr_region)
     dr_snapshots = inventory.owned_snapshots(dr_ec2, policy, {SOURCE_REGION_TAG: unit.region})
     copies, rest = _split(plan_dr_copies(snapshots, dr_snapshots, policy), "copy")

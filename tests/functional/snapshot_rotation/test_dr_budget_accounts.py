@@ -151,3 +151,19 @@ def test_role_names_and_role_arns_are_both_accepted(aws: None, role: str) -> Non
     )
     assert report["units"][0]["account"] == "111111111111"
     assert report["units"][0]["failures"] == []
+
+
+def test_the_dr_region_as_a_source_region_gets_no_copies_of_its_own_snapshots(aws: None) -> None:
+    # regions [] means the function's own region, which the input model cannot compare with dr.region.
+    ec2 = estate.ec2()
+    db = estate.volume(ec2, "db")
+    estate.snapshot(ec2, db, D0 - timedelta(days=1), policy="with-dr")
+    event = load_event("snapshot_rotation/dr_copy.json") | {"regions": []}
+    event["policy"]["dr"]["region"] = REGION
+    for day in range(3):
+        report = execute(TASK, event, FakeContext(), clock=lambda day=day: D0 + timedelta(days=day))
+        assert report["status"] == "succeeded"
+        assert all(a["action"] != "copy" for a in report["units"][0]["actions"])
+    assert all("devops-tasks:source-snapshot" not in s["Tags"] for s in estate.snapshots(ec2).values())
+    skipped = [a for a in report["units"][0]["actions"] if a["resource"] == REGION]
+    assert [a["reason"] for a in skipped] == [f"no DR copies: {REGION} is this policy's DR region"]

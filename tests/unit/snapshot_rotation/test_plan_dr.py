@@ -66,3 +66,11 @@ def test_copies_are_capped_and_only_ever_of_a_volume_newest_completed_snapshot(
         completed = [s for s in source if s.volume_id == d.volume_id and s.owned_by(POLICY) and s.state == "completed"]
         assert d.resource == max(completed, key=lambda s: (s.start_time, s.snapshot_id)).snapshot_id
     assert len({d.volume_id for d in decisions}) == len(decisions)
+
+
+def test_a_dr_copy_is_never_itself_copied_again() -> None:
+    # With regions ["all"], the DR region is a source unit too: its listing holds the copies made there.
+    already_a_copy = dr_copy("snap-dr1", "snap-a2")
+    own = snap("snap-c1", NOW - timedelta(days=1), "vol-0c")
+    decisions = plan_dr_copies([already_a_copy, own], [], dr_policy())
+    assert [(d.resource, d.action) for d in decisions] == [("snap-c1", "copy")]
