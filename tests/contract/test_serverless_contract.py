@@ -89,6 +89,27 @@ def test_snapshots_can_only_be_deleted_when_tagged_as_owned(template: dict[str, 
     assert actions(deleting[0]) == ["ec2:DeleteSnapshot"]
 
 
+def _allows(statement: dict[str, Any], action: str, context: dict[str, str]) -> bool:
+    """Whether an Allow statement with StringEquals conditions grants ``action`` in this condition context."""
+    if statement["Effect"] != "Allow" or action not in actions(statement):
+        return False
+    conditions = statement.get("Condition", {})
+    assert set(conditions) <= {"StringEquals"}, f"unexpected condition operator in {statement}"
+    return all(context.get(key) == value for key, value in conditions.get("StringEquals", {}).items())
+
+
+def test_copy_snapshot_is_allowed_on_an_owned_source_and_a_copy_tagged_as_owned(template: dict[str, Any]) -> None:
+    # CopySnapshot authorises the source snapshot as well as the new copy. The request's tags describe the copy
+    # only: the source is matched on its own tags, so a statement on aws:RequestTag alone would refuse it.
+    props = template["Resources"]["SnapshotRotationLambdaFunction"]["Properties"]
+    statements = role_statements(template, props)
+    owned = {"aws:ResourceTag/devops-tasks:managed": "true"}
+    tagged_as_owned = {"aws:RequestTag/devops-tasks:managed": "true"}
+    assert any(_allows(s, "ec2:CopySnapshot", owned) for s in statements), "an owned source snapshot"
+    assert any(_allows(s, "ec2:CopySnapshot", tagged_as_owned) for s in statements), "a copy tagged as owned"
+    assert not any(_allows(s, "ec2:CopySnapshot", {}) for s in statements), "an unowned source or untagged copy"
+
+
 def schedule_inputs(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for logical_id, res in template["Resources"].items():
         if res["Type"] != "AWS::Events::Rule" or "ScheduleExpression" not in res["Properties"]:
