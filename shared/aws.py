@@ -77,18 +77,26 @@ class Clients:
     def default_region(self) -> str:
         region = self.session.region_name
         if not region:
-            raise ValueError("no AWS region configured: set AWS_REGION or pass regions in the input")
+            raise ValueError(
+                "no AWS region configured: set AWS_DEFAULT_REGION (or a region in the profile), or pass regions"
+            )
         return region
 
-    def account_id(self) -> str:
-        """The account of these credentials (one STS call, cached)."""
+    def _sts_region(self, fallback: str | None) -> str:
+        return self.session.region_name or fallback or self.default_region
+
+    def account_id(self, region: str | None = None) -> str:
+        """The account of these credentials (one STS call, cached; ``region`` if no default region is configured)."""
         if self._account_id is None:
-            ident = self.client("sts", self.default_region).get_caller_identity()
+            ident = self.client("sts", self._sts_region(region)).get_caller_identity()
             self._account_id = str(ident["Account"])
         return self._account_id
 
-    def assume(self, role_arn: str, *, external_id: str | None = None) -> Clients:
-        """Clients of another account through STS AssumeRole (cached per role; refreshed by botocore)."""
+    def assume(self, role_arn: str, *, external_id: str | None = None, region: str | None = None) -> Clients:
+        """Clients of another account through STS AssumeRole (cached per role; refreshed by botocore).
+
+        STS is called in the default region, or in ``region`` when none is configured.
+        """
         key = (role_arn, external_id)
         with self._lock:
             found = self._assumed.get(key)
@@ -97,7 +105,7 @@ class Clients:
         params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": PROJECT}
         if external_id:
             params["ExternalId"] = external_id
-        creds = self.client("sts", self.default_region).assume_role(**params)["Credentials"]
+        creds = self.client("sts", self._sts_region(region)).assume_role(**params)["Credentials"]
         session = new_session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],

@@ -38,12 +38,17 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
     Accounts come from ``settings.accounts`` (AssumeRole) or are the current one; regions from
     ``settings.regions``, ``['all']`` meaning every enabled region of each account.
     """
+    # STS goes to the configured region, or else to the first region asked for (e.g. the CLI's --region).
+    sts_region = settings.regions[0] if settings.regions and settings.regions != ["all"] else None
     targets: list[tuple[str, Callable[[], Clients]]] = []
     if settings.accounts:
         for acct in settings.accounts:
             arn = role_arn_for(acct.account_id, acct.role)
             targets.append(
-                (acct.account_id, lambda arn=arn, ext=acct.external_id: base.assume(arn, external_id=ext))  # type: ignore[misc]
+                (
+                    acct.account_id,
+                    lambda arn=arn, ext=acct.external_id: base.assume(arn, external_id=ext, region=sts_region),  # type: ignore[misc]
+                )
             )
     else:
         targets.append(("", lambda: base))
@@ -53,7 +58,7 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
     for account, connect in targets:
         try:
             clients = connect()
-            account = account or clients.account_id()
+            account = account or clients.account_id(sts_region)
             if settings.regions == ["all"]:
                 regions = enabled_regions(clients)
             else:

@@ -150,3 +150,24 @@ def test_units_not_started_for_lack_of_time_make_the_run_incomplete() -> None:
     assert report["complete"] is False
     assert report["status"] == "incomplete"
     assert all(u["counts"] == {} for u in report["units"])
+
+
+@pytest.mark.usefixtures("aws")
+def test_regions_in_the_input_are_enough_when_no_default_region_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION")
+    report = execute(COUNT, {"regions": ["eu-west-1"]}, clients=Clients(), clock=lambda: NOW)
+    assert report["status"] == "succeeded"
+    assert [u["region"] for u in report["units"]] == ["eu-west-1"]
+    assert report["units"][0]["account"] == "123456789012"
+
+
+@pytest.mark.usefixtures("aws")
+def test_without_any_region_the_failure_says_which_setting_boto3_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(RunFailed) as failed:
+        execute(COUNT, {}, clients=Clients(), clock=lambda: NOW)
+    assert "AWS_DEFAULT_REGION" in failed.value.report["units"][0]["failures"][0]["message"]
