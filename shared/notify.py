@@ -32,7 +32,12 @@ def summary_text(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+MAX_MESSAGE_BYTES = 250_000
+"""SNS takes at most 256 KiB per message, counted in UTF-8 bytes (subject and attributes included)."""
+
+
 def publish(sns: Any, topic_arn: str, report: RunReport) -> None:
-    subject = f"devops-tasks {report.task}: {report.status}"[:100]
+    subject = f"devops-tasks {report.task}: {report.status}"[:99]
     message = summary_text(report) + "\n\n" + json.dumps(report.summary(), indent=2, default=str)
-    sns.publish(TopicArn=topic_arn, Subject=subject, Message=message[:250_000])
+    fitted = message.encode()[:MAX_MESSAGE_BYTES].decode(errors="ignore")  # never half a character
+    sns.publish(TopicArn=topic_arn, Subject=subject, Message=fitted)
