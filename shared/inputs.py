@@ -15,7 +15,8 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -93,13 +94,26 @@ def payload_of(event: Any) -> dict[str, Any]:
     return dict(event)
 
 
+def _is_text(annotation: Any) -> bool:
+    """A ``str`` field (or ``str | None``, or a Literal of strings): its env value is the plain string."""
+    if annotation is str:
+        return True
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        return all(isinstance(a, str) for a in args)
+    return get_origin(annotation) in (Union, UnionType) and len(args) == 1 and _is_text(args[0])
+
+
 def _env_value(raw: str, annotation: Any) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError:
         if get_origin(annotation) is list or list in get_args(annotation):
             return [part.strip() for part in raw.split(",") if part.strip()]
         return raw
+    if _is_text(annotation) and not isinstance(value, str):
+        return raw  # e.g. a bucket named 20240101, or a prefix "true"
+    return value
 
 
 def env_defaults(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, Any]:

@@ -98,3 +98,17 @@ def test_parsing_validates_exactly_the_valid_payloads_and_names_the_rest(payload
 def test_an_external_id_aws_would_refuse_is_refused_here_first() -> None:
     with pytest.raises(InputError, match=r"accounts\.0\.external_id"):
         parse_input({"accounts": [{"account_id": "123456789012", "role": "r", "external_id": "x"}]}, Example, env={})
+
+
+def test_env_defaults_of_string_fields_stay_strings_even_when_they_look_like_json() -> None:
+    env = {
+        "DEVOPS_TASKS_REPORT_BUCKET": "20240101",
+        "DEVOPS_TASKS_REPORT_PREFIX": "true",
+        "DEVOPS_TASKS_DRY_RUN": "false",
+        "DEVOPS_TASKS_MAX_WORKERS": "4",
+    }
+    settings = parse_input({}, TaskSettings, env=env)
+    assert settings.report_bucket == "20240101"
+    assert settings.report_prefix == "true"
+    assert settings.dry_run is False
+    assert settings.max_workers == 4
