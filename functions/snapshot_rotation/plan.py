@@ -30,10 +30,13 @@ class Decision:
 
 
 def period_key(at: datetime, period: str, zone: ZoneInfo) -> str:
-    """The name of the period (hour, day or ISO week) that ``at`` falls in, in ``zone``."""
+    """The name of the period (hour, day or ISO week) that ``at`` falls in, in ``zone``.
+
+    An hour carries its UTC offset: when clocks go back, the repeated local hour is two periods.
+    """
     local = at.astimezone(zone)
     if period == "hour":
-        return local.strftime("%Y-%m-%dT%H")
+        return local.strftime("%Y-%m-%dT%H%z")
     if period == "week":
         year, week, _ = local.isocalendar()
         return f"{year}-W{week:02d}"

@@ -150,3 +150,12 @@ def test_instance_tags_select_attached_volumes() -> None:
     }
     both = Policy(name=POLICY, instance_tag_key="Env", instance_tag_values=["prod"])
     assert set(actions(plan_creation(volumes, [], both, NOW))) == {"vol-prod", "vol-dev", "vol-loose"}
+
+
+def test_the_repeated_local_hour_when_clocks_go_back_is_two_hourly_periods() -> None:
+    # Europe/Paris, 2024-10-27: 02:00-02:59 happens twice, at 00:xx UTC (CEST) and at 01:xx UTC (CET).
+    pol = Policy(name=POLICY, period="hour", retention={"timezone": "Europe/Paris"})
+    first = snap("snap-first", at("2024-10-27 00:30"))
+    decisions = plan_creation([vol()], [first], pol, at("2024-10-27 01:30"))
+    assert actions(decisions)["vol-0a"][0] == "create"
+    assert plan_creation([vol()], [first], pol, at("2024-10-27 00:50"))[0].action == "skip"
