@@ -81,19 +81,28 @@ class _Plain:
 
 
 class _Prefixed:
-    """``head`` then the rest of ``raw``, as the file object pyarrow reads from (it does not own ``raw``)."""
+    """``head`` then the rest of ``raw``, as the file object pyarrow reads from (it does not own ``raw``).
+
+    An error reading ``raw`` (a dropped connection, a read timeout: both ``OSError``) is kept in ``error``, so
+    that it is not taken for corrupt data when it comes back out of the inflater.
+    """
 
     closed = False
 
     def __init__(self, raw: Readable, head: bytes) -> None:
         self._raw = raw
         self._head = head
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
         if self._head:
             head, self._head = self._head, b""
             return head
-        return self._raw.read(size)
+        try:
+            return self._raw.read(size)
+        except BaseException as err:
+            self.error = err
+            raise
 
     def close(self) -> None:
         """The caller closes ``raw``."""
@@ -107,13 +116,16 @@ class _Gzip:
     """
 
     def __init__(self, raw: Readable, head: bytes) -> None:
-        source = pa.BufferedInputStream(pa.PythonFile(_Prefixed(raw, head), mode="r"), buffer_size=_READ_SIZE)
+        self._source = _Prefixed(raw, head)
+        source = pa.BufferedInputStream(pa.PythonFile(self._source, mode="r"), buffer_size=_READ_SIZE)
         self._stream = pa.CompressedInputStream(source, "gzip")
 
     def read(self, size: int) -> bytes:
         try:
             piece: bytes = self._stream.read(size)
         except (OSError, pa.ArrowException) as err:
+            if self._source.error is not None:
+                raise self._source.error from None  # reading the object failed, not its data: retry it
             if "truncated" in str(err).lower():
                 raise LogParseError("gzip stream is truncated") from err
             raise LogParseError(f"corrupt gzip data: {err}") from err

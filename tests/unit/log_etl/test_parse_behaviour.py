@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.log_etl.detect import detect_format
+from functions.log_etl.parse import open_parser
 from functions.log_etl.stream import LogParseError
 from tests.unit.log_etl.conftest import FIXTURES, parse_bytes
 
@@ -69,6 +70,31 @@ def test_corrupt_gzip_raises_clear_error(log_format):
     corrupt = good[:20] + bytes(b ^ 0x5A for b in good[20:40]) + good[40:]
     with pytest.raises(LogParseError, match="gzip"):
         parse_bytes(corrupt, log_format)
+
+
+class _ConnectionDrops:
+    """An object body whose connection is reset after ``good`` bytes (botocore's read timeout is an OSError too)."""
+
+    def __init__(self, data: bytes, good: int) -> None:
+        self._data, self._good, self._at = data, good, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self._at >= self._good:
+            raise ConnectionResetError("connection reset by peer")
+        piece = self._data[self._at : min(self._good, self._at + (size if size > 0 else 1 << 16))]
+        self._at += len(piece)
+        return piece
+
+
+@pytest.mark.parametrize("log_format", ["alb", "cloudtrail"])
+def test_a_network_error_while_reading_a_gzip_object_is_not_taken_for_corrupt_data(log_format):
+    # A corrupt object is quarantined for good; a dropped connection must fail the load, so it is retried.
+    record = json.dumps({"eventTime": "2026-11-27T13:05:00Z", "eventName": "GetObject"}).encode()
+    lines = b"\n".join(ALB_DOC) + b"\n" if log_format == "alb" else record + b","
+    data = gzip.compress(lines * 5000 if log_format == "alb" else b'{"Records": [' + lines * 20000 + record + b"]}")
+    parser = open_parser(_ConnectionDrops(data, good=len(data) // 2), log_format)
+    with pytest.raises(ConnectionResetError):
+        list(parser)
 
 
 def test_truncated_gzip_raises_clear_error():
