@@ -211,7 +211,7 @@ def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], p
     if policy.dr is None:
         return []
     dr_list = [s for s in dr if s.owned_by(policy.name)]
-    copied = {s.tags.get(SOURCE_SNAPSHOT_TAG): s.snapshot_id for s in dr_list}
+    copied = {s.tags.get(SOURCE_SNAPSHOT_TAG): s.snapshot_id for s in dr_list if s.state != "error"}
     slots = policy.dr.max_in_flight - sum(1 for s in dr_list if s.state == "pending")
     newest: dict[str, SnapshotView] = {}
     originals = (s for s in source if s.owned_by(policy.name) and s.state == "completed" and not is_dr_copy(s))

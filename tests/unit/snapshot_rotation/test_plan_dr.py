@@ -74,3 +74,9 @@ def test_a_dr_copy_is_never_itself_copied_again() -> None:
     own = snap("snap-c1", NOW - timedelta(days=1), "vol-0c")
     decisions = plan_dr_copies([already_a_copy, own], [], dr_policy())
     assert [(d.resource, d.action) for d in decisions] == [("snap-c1", "copy")]
+
+
+def test_a_copy_that_failed_in_the_dr_region_does_not_count_as_a_copy() -> None:
+    source = [snap("snap-a2", NOW - timedelta(days=1))]
+    decisions = plan_dr_copies(source, [dr_copy("snap-dr", "snap-a2", state="error")], dr_policy())
+    assert [(d.resource, d.action) for d in decisions] == [("snap-a2", "copy")]
