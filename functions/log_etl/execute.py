@@ -9,6 +9,7 @@ with identical content, so no row is ever written twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -113,11 +114,14 @@ def load_object(
     *,
     now: datetime,
     spool_dir: str | None = None,
+    before_manifest: Callable[[ObjectOutcome], None] | None = None,
 ) -> ObjectOutcome:
     """Parse ``obj`` as ``log_format`` and write its Parquet files, quarantine and manifest to the lake.
 
     An object that cannot be read as a whole (corrupt gzip, not the expected document) is quarantined as one
     record with the reason, and nothing of it reaches the Parquet files. AWS errors propagate.
+    ``before_manifest`` (the catalog registration) runs once the files are uploaded: the manifest marks the
+    object done, so a later delivery skips it, and must not exist unless everything else succeeded.
     """
     lake_bucket = params.lake_bucket
     if not lake_bucket:
@@ -180,6 +184,8 @@ def load_object(
         parser.close()
         writer.discard()  # after close() there is nothing left to discard
         body.close()
+    if before_manifest is not None:
+        before_manifest(outcome)
     outcome.manifest_key = manifest_key(params.manifest_prefix, obj)
     s3.put_object(
         Bucket=lake_bucket,

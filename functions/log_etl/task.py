@@ -115,9 +115,9 @@ class Loader:
         if decision.format is None:
             raise ValueError(f"no format decided for {uri}")
         try:
-            outcome = load_object(self.s3, decision.obj, decision.format, self.params, now=self.now)
-            if self.catalog is not None and outcome.partitions:
-                self.catalog.register(decision.format, {(p.dt, p.hour) for p in outcome.partitions})
+            outcome = load_object(
+                self.s3, decision.obj, decision.format, self.params, now=self.now, before_manifest=self._register
+            )
         except SupersededError as exc:
             self.result.add(Action(action="skip", resource=uri, reason=str(exc), status="skipped"))
             self.result.count("objects_superseded")
@@ -127,6 +127,11 @@ class Loader:
             self.result.add(Action(action="load", resource=uri, reason=decision.reason, status="failed"))
             return False
         return self._record(decision, outcome)
+
+    def _register(self, outcome: ObjectOutcome) -> None:
+        """Register the object's partitions (before its manifest: a failure here leaves the object to retry)."""
+        if self.catalog is not None and outcome.partitions:
+            self.catalog.register(outcome.format, {(p.dt, p.hour) for p in outcome.partitions})
 
     def _record(self, decision: Decision, outcome: ObjectOutcome) -> bool:
         uri = decision.obj.uri

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import pytest
 
+from functions.log_etl.catalog import Catalog
 from functions.log_etl.handler import handler
 from shared.errors import RunFailed
 from tests.functional.log_etl.conftest import KEYS, LAKE, SOURCE, Lake, fixture, sqs_event
@@ -288,3 +290,25 @@ def test_dry_run_plans_without_writing(lake: Lake) -> None:
     (action,) = resp["units"][0]["actions"]
     assert (action["action"], action["status"], action["detail"]["format"]) == ("load", "planned", "alb")
     assert lake.keys() == []
+
+
+def test_a_catalog_failure_fails_the_message_and_the_retry_registers_the_partitions(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register = Catalog.register
+    calls = []
+
+    def throttled_once(self: Catalog, log_format: str, partitions: Iterable[tuple[str, str]]) -> int:
+        calls.append(log_format)
+        if len(calls) == 1:
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        return register(self, log_format, partitions)
+
+    monkeypatch.setattr(Catalog, "register", throttled_once)
+    obj = lake.put(KEYS["alb"], ALB_DOC, gz=True)
+
+    assert run([obj]) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert run([obj]) == {"batchItemFailures": []}  # SQS delivers the message again
+
+    assert lake.partitions("alb") == [["2018-07-02", "22"], ["2018-11-30", "22"]]
+    assert lake.table("alb").num_rows == 7
