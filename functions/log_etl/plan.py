@@ -1,6 +1,6 @@
 """Pure decisions of the log ETL: which objects to load and why, and where each output goes.
 
-Output names derive from the source object only (bucket, key, version or ETag), so loading the same object again
+Output names derive from the source object only (bucket, key, ETag), so loading the same object again
 writes the same keys: retries and duplicate deliveries replace files instead of adding rows.
 """
 
@@ -21,8 +21,12 @@ _SUFFIXES = (".gz", ".log", ".json", ".txt", ".csv")
 
 
 def object_id(obj: SourceObject) -> str:
-    """A stable 20-hex-digit id of one version of one object."""
-    version = obj.version_id or obj.etag or ""
+    """A stable 20-hex-digit id of one version of one object.
+
+    The ETag identifies the content and every path knows it (events, listings, HEAD and GET); the version id is
+    known only to some (a listing has none), so it serves only when the ETag is missing.
+    """
+    version = obj.etag or obj.version_id or ""
     return hashlib.sha256(f"{obj.bucket}\n{obj.key}\n{version}".encode()).hexdigest()[:20]
 
 

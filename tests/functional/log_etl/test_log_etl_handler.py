@@ -312,3 +312,18 @@ def test_a_catalog_failure_fails_the_message_and_the_retry_registers_the_partiti
 
     assert lake.partitions("alb") == [["2018-07-02", "22"], ["2018-11-30", "22"]]
     assert lake.table("alb").num_rows == 7
+
+
+def test_in_a_versioned_bucket_the_backfill_skips_objects_already_loaded(lake: Lake) -> None:
+    lake.s3.put_bucket_versioning(Bucket=SOURCE, VersioningConfiguration={"Status": "Enabled"})
+    obj = lake.put(KEYS["alb"], ALB_DOC, gz=True)
+    version = lake.s3.head_object(Bucket=SOURCE, Key=KEYS["alb"])["VersionId"]
+    assert run([obj | {"versionId": version}]) == {"batchItemFailures": []}  # S3 events carry the version
+    backfill = {"prefix": "AWSLogs/", "start": "2020-01-01", "end": "2100-01-01"}
+
+    first = handler(backfill, FakeContext())["units"][0]["counts"]
+    second = handler(backfill, FakeContext())["units"][0]["counts"]
+
+    assert (first.get("objects_loaded"), first.get("objects_skipped")) == (None, 1)
+    assert (second.get("objects_loaded"), second.get("objects_skipped")) == (None, 1)
+    assert lake.table("alb").num_rows == 7
