@@ -32,6 +32,13 @@ def test_log_etl_runs_python312_arm64_with_the_pandas_and_powertools_layers(temp
     assert props["EphemeralStorage"]["Size"] >= 1024
 
 
+def test_log_etl_has_two_vcpus_for_its_threads_and_memory_headroom(template: dict[str, Any]) -> None:
+    # Lambda gives one vCPU per 1,769 MB; reading, parsing and encoding run on three threads (~1.6 cores busy),
+    # and the pipeline peaks at ~270 MB.
+    props = _res(template, "LogEtlLambdaFunction")
+    assert props["MemorySize"] >= 2 * 1769
+
+
 def test_s3_notifications_reach_the_function_through_a_queue_with_a_dead_letter_queue(
     template: dict[str, Any],
 ) -> None:
