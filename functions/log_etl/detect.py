@@ -28,15 +28,16 @@ KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "vpc_flow",
     ),
     (
-        # <acct>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz (Insights files share the schema)
+        # <acct>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz (Insights files share the schema); the
+        # CloudTrail guide's own example has no underscore before the unique string
         re.compile(
-            rf"(?:^|/){_ACCOUNT}_CloudTrail(?:-Insight)?_{_REGION}_\d{{8}}T\d{{4}}Z_[0-9A-Za-z]+\.json(?:\.gz)?$"
+            rf"(?:^|/){_ACCOUNT}_CloudTrail(?:-Insight)?_{_REGION}_\d{{8}}T\d{{4}}Z_?[0-9A-Za-z]+\.json(?:\.gz)?$"
         ),
         "cloudtrail",
     ),
     (
-        # <distribution id>.YYYY-MM-DD-HH.<unique id>.gz
-        re.compile(r"(?:^|/)[A-Z0-9]+\.\d{4}-\d{2}-\d{2}-\d{2}\.[0-9a-f]+(?:\.gz)?$"),
+        # <distribution id>.YYYY-MM-DD-HH.<unique id>.gz (AWS's example: EMLARXS9EXAMPLE.2019-11-14-20.RT4KCN4SGK9.gz)
+        re.compile(r"(?:^|/)[A-Z0-9]+\.\d{4}-\d{2}-\d{2}-\d{2}\.[0-9A-Za-z]+(?:\.gz)?$"),
         "cloudfront",
     ),
     (

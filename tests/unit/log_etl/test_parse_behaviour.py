@@ -172,6 +172,20 @@ def test_conservation_lines_in_equals_rows_rejects_and_skips(lines, block_size, 
             "cloudtrail",
         ),
         ("cf/E2EXAMPLE1234.2019-12-04-21.a1b2c3d4.gz", "cloudfront"),
+        # The key examples of AWS's own guides: CloudFront unique ids are not only hex, and the CloudTrail
+        # guide's example file name has no underscore before its unique string.
+        ("example-prefix/EMLARXS9EXAMPLE.2019-11-14-20.RT4KCN4SGK9.gz", "cloudfront"),
+        (
+            "AWSLogs/123456789012/CloudTrail/us-west-1/2014/06/20/"
+            "123456789012_CloudTrail_us-west-1_20140620T1255ZHdkvFTXOA3Vnhbc.json.gz",
+            "cloudtrail",
+        ),
+        (
+            "prefix/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2016/05/01/123456789012_elasticloadbalancing_"
+            "us-east-2_app.my-loadbalancer.1234567890abcdef_20140215T2340Z_172.160.001.192_20sg8hgm.log.gz",
+            "alb",
+        ),
+        ("123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz", "vpc_flow"),
         ("logs/2019-02-06-00-00-38-5A37F6CC2EXAMPLE", "s3_access"),
     ],
 )
