@@ -70,3 +70,14 @@ def test_the_dead_letter_queue_and_errors_alarm_go_to_the_alerts_topic(template:
     alarm = _res(template, "LogEtlDeadLettersAlarm")
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["LogEtlDeadLetterQueue", "QueueName"]}
     assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+
+
+def test_manifests_expire_with_the_source_logs_so_the_backfill_listing_stays_bounded(template: dict[str, Any]) -> None:
+    # The daily backfill lists every manifest of the source bucket; without an expiry that listing grows forever.
+    # A manifest is written after its source object was created, so the same retention never expires a manifest
+    # while its object still exists.
+    source_rules = _res(template, "LogEtlSourceBucket")["LifecycleConfiguration"]["Rules"]
+    (source_expiry,) = [r["ExpirationInDays"] for r in source_rules if "ExpirationInDays" in r]
+    lake_rules = _res(template, "LogEtlLakeBucket")["LifecycleConfiguration"]["Rules"]
+    manifest_rules = [r for r in lake_rules if r.get("Prefix") == "manifests/" and r["Status"] == "Enabled"]
+    assert [r["ExpirationInDays"] for r in manifest_rules] == [source_expiry]
