@@ -8,7 +8,7 @@ import itertools
 import json
 
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from functions.log_etl.handler import handler
@@ -41,6 +41,7 @@ line_strategy = st.one_of(
 @given(lines=st.lists(line_strategy, max_size=40), gz=st.booleans())
 def test_alb_lines_in_equal_rows_out_plus_rejected_plus_skipped(lake: Lake, lines: list[bytes], gz: bool) -> None:
     data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + (b"\n" if lines else b"")
+    assume(gz or not data.startswith(b"\x1f\x8b"))  # the gzip magic number: read as (corrupt) gzip, by design
     key = KEYS["alb"].replace("2n3g4h5i", f"p{next(_counter):07d}")
     obj = lake.put(key, data, gz=gz)
 
