@@ -32,6 +32,10 @@ class SupersededError(Exception):
     """The object changed since it was announced; the newer version has its own event."""
 
 
+class ConservationError(Exception):
+    """Lines in != rows out + rejected + skipped: the object is not marked loaded, so it is tried again."""
+
+
 @dataclass
 class WrittenPartition:
     dt: str
@@ -184,6 +188,11 @@ def load_object(
         parser.close()
         writer.discard()  # after close() there is nothing left to discard
         body.close()
+    if not outcome.balanced:
+        raise ConservationError(
+            f"lines in {outcome.lines_in} != rows out {outcome.rows_out} + rejected {outcome.rows_rejected} "
+            f"+ skipped {outcome.lines_skipped}"
+        )
     if before_manifest is not None:
         before_manifest(outcome)
     outcome.manifest_key = manifest_key(params.manifest_prefix, obj)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -327,3 +328,35 @@ def test_in_a_versioned_bucket_the_backfill_skips_objects_already_loaded(lake: L
     assert (first.get("objects_loaded"), first.get("objects_skipped")) == (None, 1)
     assert (second.get("objects_loaded"), second.get("objects_skipped")) == (None, 1)
     assert lake.table("alb").num_rows == 7
+
+
+def test_an_object_whose_lines_do_not_add_up_is_not_marked_loaded_and_its_message_fails(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functions.log_etl.execute as execute
+
+    real_open = execute.open_parser
+
+    class LosingALine:
+        """The real parser, but one line is counted in and never accounted for."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __iter__(self) -> Iterator[Any]:
+            yield from self.inner
+            self.inner.counts.lines_in += 1
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    def losing_a_line(body: Any, log_format: str) -> Any:
+        return LosingALine(real_open(body, log_format))
+
+    monkeypatch.setattr(execute, "open_parser", losing_a_line)
+    obj = lake.put(KEYS["alb"], ALB_DOC, gz=True)
+
+    resp = run([obj])
+
+    assert resp == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert lake.keys("manifests/") == []
