@@ -33,6 +33,12 @@ from shared.report import Action, UnitResult
 MAX_TAGS = 50
 MAX_TAG_VALUE = 256
 PAST = {"create": "created", "delete": "deleted", "copy": "copied"}
+LEFT_FOR_NEXT_RUN = {
+    # per-volume limits on snapshot creation: the volume is tried again on the next run
+    "create": ("SnapshotCreationPerVolumeRateExceeded", "ConcurrentSnapshotLimitExceeded"),
+    # the per-region limit on concurrent copies: the copy waits for a run with free slots
+    "copy": ("ResourceLimitExceeded",),
+}
 
 
 def snapshot_tags(volume: VolumeView, policy: Policy, now: datetime) -> list[dict[str, str]]:
@@ -112,17 +118,7 @@ class Mutator:
     def _one(self, d: Decision, region: str, call: Callable[[Decision], dict[str, Any]]) -> None:
         detail: dict[str, Any] = {"volume_id": d.volume_id, "region": region}
         if self.budget.exhausted():
-            self.result.complete = False
-            self.result.add(
-                Action(
-                    action=d.action,
-                    resource=d.resource,
-                    status="skipped",
-                    reason=f"{d.reason}; not started: time budget exhausted",
-                    detail=detail,
-                )
-            )
-            self.result.count("deferred")
+            self._defer(d, detail, "not started: time budget exhausted")
             return
         try:
             detail |= call(d)
@@ -130,6 +126,9 @@ class Mutator:
             code = error_code(exc)
             if d.action == "delete" and code == "InvalidSnapshot.NotFound":
                 detail["note"] = "already gone"
+            elif code in LEFT_FOR_NEXT_RUN.get(d.action, ()):
+                self._defer(d, detail | {"error_code": code}, f"{code}: left for the next run")
+                return
             elif d.action == "delete" and code == "InvalidSnapshot.InUse":
                 reason = "in use (an AMI registered since the plan was made)"
                 self.result.add(
@@ -143,9 +142,18 @@ class Mutator:
         except Exception as exc:  # noqa: BLE001 - one snapshot's failure is recorded; the others go on
             self._failed(d, region, detail, exc)
             return
-        logger.info(f"snapshot {PAST[d.action]}", resource=d.resource, **detail)
+        logger.info("snapshot action done", action=d.action, resource=d.resource, **detail)
         self.result.add(Action(action=d.action, resource=d.resource, reason=d.reason, status="done", detail=detail))
         self.result.count(PAST[d.action])
+
+    def _defer(self, d: Decision, detail: dict[str, Any], why: str) -> None:
+        """Not done this run, by design: the unit is incomplete and the next run's plan picks the item up again."""
+        logger.info("snapshot action deferred", action=d.action, resource=d.resource, why=why, **detail)
+        self.result.complete = False
+        self.result.add(
+            Action(action=d.action, resource=d.resource, status="skipped", reason=f"{d.reason}; {why}", detail=detail)
+        )
+        self.result.count("deferred")
 
     def _failed(self, d: Decision, region: str, detail: dict[str, Any], exc: Exception) -> None:
         code = error_code(exc)

@@ -224,6 +224,30 @@ def test_a_failed_item_is_recorded_the_rest_go_on_and_the_run_fails_at_the_end(s
     assert estate.report_from_s3(report["location"])["units"][0]["failures"][0]["resource"].endswith(seeded["db"])
 
 
+def test_a_volume_at_its_snapshot_rate_limit_is_left_for_the_next_run_not_failed(seeded: dict[str, str]) -> None:
+    from tests.faults import ErrorOn
+
+    clients = Clients()
+    limited = ErrorOn(
+        lambda op, p: op == "CreateSnapshot" and p.get("VolumeId") == seeded["db"],
+        "SnapshotCreationPerVolumeRateExceeded",
+    ).attach(clients.session)
+    report = execute(TASK, event(), FakeContext(), clients=clients, clock=lambda: D0)
+    assert len(limited.hits) == 1
+    assert report["status"] == "incomplete"
+    unit = report["units"][0]
+    assert unit["failures"] == []
+    assert unit["counts"]["deferred"] == 1
+    deferred = [a for a in unit["actions"] if a["status"] == "skipped" and a["action"] == "create"]
+    assert [a["resource"] for a in deferred] == [seeded["db"]]
+    assert "left for the next run" in deferred[0]["reason"]
+
+    again = execute(TASK, event(), FakeContext(), clients=Clients(), clock=lambda: D0)
+    assert again["status"] == "succeeded"
+    created = [a["resource"] for a in again["units"][0]["actions"] if a["action"] == "create" and a["status"] == "done"]
+    assert seeded["db"] in created
+
+
 def test_not_found_on_delete_counts_as_done(seeded: dict[str, str]) -> None:
     from tests.faults import ErrorOn
 
