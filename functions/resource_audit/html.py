@@ -89,7 +89,8 @@ SCRIPT = """
     change: "f-change", q: "q"};
   location.hash.replace(/^#/, "").split("&").forEach(function (pair) {
     var kv = pair.split("=");
-    if (names[kv[0]]) { el[names[kv[0]]].value = decodeURIComponent(kv[1] || ""); }
+    if (!names[kv[0]]) { return; }
+    try { el[names[kv[0]]].value = decodeURIComponent(kv[1] || ""); } catch (e) { /* a malformed value: ignored */ }
   });
   apply();
 })();

@@ -97,6 +97,12 @@ def test_filters_from_the_url_and_from_the_controls(tmp_path: Path, page: Path) 
     assert "ec2-instance-imdsv1" in rows[0][1]
 
 
+def test_a_malformed_url_fragment_leaves_the_other_filters_working(tmp_path: Path, page: Path) -> None:
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#q=%E0%A4%A&status=FAIL&severity=critical")
+    checks = sorted(re.findall(r"\b(?:ec2|iam)-[a-z0-9-]+", " ".join(text for _, text in visible_rows(dom))))
+    assert checks == ["ec2-sg-open-all-ports", "iam-root-mfa"]
+
+
 def test_sorting_by_saving_puts_the_largest_first(tmp_path: Path, page: Path) -> None:
     clicked = with_script(
         page,
