@@ -145,7 +145,7 @@ class CloudTrailParser:
         if start is None:
             yield 1, None, None
             return
-        reader.text = reader.text[start.end() :]
+        reader.pos = start.end()
         decoder = json.JSONDecoder()
         number = 0
         while True:
@@ -156,46 +156,57 @@ class CloudTrailParser:
             number += 1
             while True:
                 try:
-                    record, end = decoder.raw_decode(reader.text)
+                    record, end = decoder.raw_decode(reader.text, reader.pos)
                     break
                 except json.JSONDecodeError as err:
                     if reader.eof:
                         raise LogParseError(f"CloudTrail record {number} is not valid JSON: {err}") from err
-                    if len(reader.text) > self.max_record_chars:
+                    if len(reader.text) - reader.pos > self.max_record_chars:
                         raise LogParseError(
                             f"CloudTrail record {number} exceeds {self.max_record_chars} chars"
                         ) from err
                     reader.fill(1 << 20)
-            yield number, reader.text[:end].encode("utf-8"), record
-            reader.text = reader.text[end:]
+            yield number, reader.text[reader.pos : end].encode("utf-8"), record
+            reader.pos = end
             separator = reader.peek()
             if separator == ",":
-                reader.text = reader.text.lstrip()[1:]
+                reader.pos += 1
             elif separator != "]":
                 raise LogParseError(f"CloudTrail file is malformed after record {number}")
 
 
+_BLANK = re.compile(r"\s*")
+
+
 class _TextReader:
-    """UTF-8 text over a byte stream, read on demand."""
+    """UTF-8 text over a byte stream, read on demand; ``pos`` is where reading stands in ``text``.
+
+    Records are consumed by moving ``pos``, and the consumed text is dropped only when more is read, so each
+    character is copied a bounded number of times (slicing the buffer after every record made it quadratic).
+    """
 
     def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.text = ""
+        self.pos = 0
         self.eof = False
 
     def fill(self, size: int) -> str:
         data = self._stream.read(size)
         self.eof = not data
         try:
-            self.text += self._decoder.decode(data, final=self.eof)
+            self.text = self.text[self.pos :] + self._decoder.decode(data, final=self.eof)
         except UnicodeDecodeError as err:
             raise LogParseError(f"CloudTrail file is not UTF-8: {err}") from err
+        self.pos = 0
         return self.text
 
     def peek(self) -> str:
-        """First non-blank character, reading more when needed; empty at the end of the stream."""
-        self.text = self.text.lstrip()
-        while not self.text and not self.eof:
-            self.text = self.fill(1 << 20).lstrip()
-        return self.text[:1]
+        """First non-blank character at ``pos``, reading more when needed; empty at the end of the stream."""
+        while True:
+            match = _BLANK.match(self.text, self.pos)
+            self.pos = match.end() if match else self.pos
+            if self.pos < len(self.text) or self.eof:
+                return self.text[self.pos : self.pos + 1]
+            self.fill(1 << 20)

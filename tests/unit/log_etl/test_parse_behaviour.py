@@ -58,6 +58,25 @@ def test_cloudtrail_digest_content_is_skipped():
     assert (result.counts.lines_in, result.counts.lines_skipped, result.counts.rows_out) == (1, 1, 0)
 
 
+def test_cloudtrail_records_across_many_read_buffers_all_parse_in_order():
+    # ~3 MB of records, each a different size, so records straddle the reader's 1 MiB refills; with and
+    # without whitespace between them, as CloudTrail and hand-made files differ
+    records = [
+        {
+            "eventTime": f"2026-11-27T13:{i % 60:02d}:00Z",
+            "eventName": f"Call{i}",
+            "requestParameters": {"pad": "x" * (i % 700)},
+        }
+        for i in range(8000)
+    ]
+    for text in (json.dumps({"Records": records}), json.dumps({"Records": records}, indent=1)):
+        result = parse_bytes(gzip.compress(text.encode()), "cloudtrail")
+        assert result.counts.rows_out == len(records)
+        assert result.table.column("eventName").to_pylist() == [r["eventName"] for r in records]
+        pads = [json.loads(v)["pad"] for v in result.table.column("requestParameters").to_pylist()]
+        assert pads == [r["requestParameters"]["pad"] for r in records]
+
+
 def test_cloudtrail_published_invalid_json_raises_clear_error(fixture_bytes):
     data = fixture_bytes("cloudtrail/awsdocs-cloudtrail-guide_2023-06_example-06-CreateRole.INVALID-JSON.json")
     with pytest.raises(LogParseError, match="not valid JSON"):
