@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -31,6 +32,22 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_state() -> Iterator[None]:
+    """The CLI sets DEVOPS_TASKS_*/POWERTOOLS_* defaults and points the log handlers at the current stderr, as a
+    process does once; undo both after each test, so no later test (or module fixture) runs in a dry run or logs
+    to a stream that pytest has closed."""
+    from shared.observability import logger
+
+    environ = dict(os.environ)
+    streams = [(h, h.stream) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    for handler, stream in streams:
+        handler.stream = stream
 
 
 @pytest.fixture
