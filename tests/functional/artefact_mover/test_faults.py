@@ -14,7 +14,7 @@ from functions.artefact_mover.task import TASK
 from shared.aws import Clients
 from shared.errors import RunFailed
 from shared.runner import execute
-from tests.faults import CallLog, Crash, CrashAfter, ErrorOn
+from tests.faults import CallLog, Crash, CrashAfter, ErrorOn, is_mutating
 from tests.functional.artefact_mover.conftest import Estate
 from tests.helpers import REGION, FakeContext
 
@@ -60,8 +60,13 @@ def test_a_crash_after_any_number_of_writes_loses_nothing_and_a_rerun_finishes(e
     estate.bucket("art-bkt")
     files = estate.build("art-bkt", SRC)
 
+    crash = CrashAfter(k, services=frozenset({"s3"}))
+    log = CallLog()
     with contextlib.suppress(Crash):
-        run(MOVE, CrashAfter(k, services=frozenset({"s3"})))
+        run(MOVE, crash, log)
+    writes = [op for svc, op, _ in log.calls if svc == "s3" and is_mutating(op)]
+    assert crash.crashed == (k < 6), (k, writes)
+    assert writes[: min(k, 6)] == (["CopyObject"] * 4 + ["PutObject", "DeleteObjects"])[:k], writes
     assert_nothing_lost(estate, files)
 
     report = run(MOVE)

@@ -8,7 +8,7 @@ import itertools
 import json
 
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from functions.log_etl.handler import handler
@@ -39,6 +39,8 @@ line_strategy = st.one_of(
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(line_strategy, max_size=40), gz=st.booleans())
+@example(lines=[ALB_LINES[0], ALB_LINES[1][:40] + b"\xff", b"", b"Enable AccessLog", ALB_LINES[2], b"junk"], gz=True)
+@example(lines=[ALB_LINES[0], b"not a log line", b""], gz=False)
 def test_alb_lines_in_equal_rows_out_plus_rejected_plus_skipped(lake: Lake, lines: list[bytes], gz: bool) -> None:
     data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + (b"\n" if lines else b"")
     assume(gz or not data.startswith(b"\x1f\x8b"))  # the gzip magic number: read as (corrupt) gzip, by design
@@ -80,8 +82,12 @@ def test_vpc_flow_conservation_with_a_header(lake: Lake, lines: list[str | bytes
     (manifest_key,) = [k for k in lake.keys("manifests/") if key in k]
     manifest = json.loads(_get(lake, manifest_key))
     assert manifest["lines_in"] == len(body) + 1
+    assert manifest["lines_in"] == manifest["rows_out"] + manifest["rows_rejected"] + manifest["lines_skipped"]
     assert manifest["balanced"] is True
-    assert manifest["lines_skipped"] >= 1
+    assert manifest["lines_skipped"] >= 1  # the header
+    assert manifest["rows_out"] >= sum(isinstance(x, bytes) for x in lines)  # every documented record is a row
+    rows = sum(pq.read_metadata(io.BytesIO(_get(lake, k))).num_rows for k in manifest["files"])
+    assert rows == manifest["rows_out"]
 
 
 def _get(lake: Lake, key: str) -> bytes:
