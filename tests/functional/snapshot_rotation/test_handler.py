@@ -148,7 +148,9 @@ def test_a_raw_eventbridge_scheduled_event_runs_with_the_configuration_from_the_
     with freeze_time(D0):
         report = handler(load_event("eventbridge_scheduled.json"), FakeContext())
     assert report["units"][0]["counts"]["created"] == 2
-    assert report["location"]
+    assert report["units"][0]["counts"].get("deleted", 0) == 0  # keep_last 3 from the environment keeps both
+    assert report["location"].startswith(f"s3://{estate.BUCKET}/reports/snapshot-rotation/2024/03/01/")
+    assert estate.report_from_s3(report["location"])["run_id"] == report["run_id"]
 
 
 def test_the_schedule_constant_input_runs(seeded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,5 +125,14 @@ def test_dr_copies_keep_the_ownership_tags_and_name_their_source() -> None:
 
 @pytest.mark.parametrize("name", ["schedule_input.json", "manual_dry_run.json", "dr_copy.json"])
 def test_the_sample_inputs_are_valid(name: str) -> None:
-    params = parse(load_event(f"snapshot_rotation/{name}"))
-    assert params.policy.retention.keep_last >= 1
+    event = load_event(f"snapshot_rotation/{name}")
+    params = parse(event)
+    parsed = params.model_dump(mode="json")
+    assert parsed["regions"] == event["regions"]
+    assert parsed["dry_run"] is event.get("dry_run", False)
+    policy = event["policy"]
+    assert parsed["policy"]["name"] == policy["name"]
+    assert policy["retention"].items() <= parsed["policy"]["retention"].items()
+    assert {k: v for k, v in policy.items() if k not in ("name", "retention", "dr")}.items() <= parsed["policy"].items()
+    assert policy.get("dr", {}).items() <= (parsed["policy"]["dr"] or {}).items()
+    assert (parsed["policy"]["dr"] is None) is ("dr" not in policy)
