@@ -34,3 +34,7 @@ def test_a_summary_of_multibyte_text_fits_sns_in_bytes() -> None:
     assert len(sent["Message"].encode()) + len(sent["Subject"].encode()) <= SNS_MAX_BYTES
     assert sent["Message"].startswith("devops-tasks t: FAILED")
     assert len(sent["Subject"]) < 100
+    # SNS: a subject is ASCII, begins with a letter, number or punctuation, and has no line breaks or controls
+    assert sent["Subject"].isascii()
+    assert sent["Subject"].isprintable()
+    assert not sent["Subject"][0].isspace()
