@@ -13,6 +13,7 @@ from rich.table import Table
 
 from shared.cli import registry
 from shared.cli.demo import DemoEnv
+from shared.cli.sqs import lambda_sqs_event
 
 TITLE = "Build artefacts on S3: promote, move, retain"
 BUCKET = "demo-artefacts"
@@ -89,21 +90,7 @@ def marker_event(env: DemoEnv, key: str, body: bytes) -> dict[str, Any]:
     )
     s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": env.region,
-        }
-        for m in messages
-    ]
-    return {"Records": records}
+    return lambda_sqs_event(messages, arn, env.region)
 
 
 def show_manifest(env: DemoEnv, bucket: str, prefix: str, title: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from rich.table import Table
 
 from shared.cli.demo import DemoEnv
+from shared.cli.sqs import lambda_sqs_event
 
 TITLE = "Log ETL: S3 logs -> Parquet lake + Glue catalog"
 SOURCE = "devops-tasks-demo-logs"
@@ -181,25 +182,6 @@ def _corrupt(gz: bytes) -> bytes:
     return gz[:middle] + bytes(b ^ 0x5A for b in gz[middle : middle + 64]) + gz[middle + 64 :]
 
 
-def _lambda_records(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-            for m in messages
-        ]
-    }
-
-
 def run(env: DemoEnv) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded server's access log
     s3, sqs = env.client("s3"), env.client("sqs")
@@ -229,7 +211,7 @@ def run(env: DemoEnv) -> None:
             messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 break
-            outcome = env.invoke("log-etl", _lambda_records(messages, queue_arn, env.region))
+            outcome = env.invoke("log-etl", lambda_sqs_event(messages, queue_arn, env.region))
             failures = {f["itemIdentifier"] for f in (outcome.response or {}).get("batchItemFailures", [])}
             failed += len(failures)
             for m in messages:

@@ -11,6 +11,7 @@ from typing import Any, cast
 from rich.table import Table
 
 from shared.cli.demo import DemoEnv
+from shared.cli.sqs import lambda_sqs_event
 from shared.observability import logger
 
 TITLE = "S3 upload logger"
@@ -31,35 +32,20 @@ def run(env: DemoEnv) -> None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(size))
     env.console.print(f"uploaded {len(uploads)} objects to s3://{BUCKET}/ (keys with spaces and '+')")
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": env.region,
-            }
-            for m in messages
-        ]
-        + [
-            {
-                "messageId": "demo-garbled-message",
-                "receiptHandle": "x",
-                "body": "not an S3 notification",
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": env.region,
-            }
-        ]
-    }
+    event = lambda_sqs_event(messages, arn, env.region)
+    event["Records"] += [
+        {
+            "messageId": "demo-garbled-message",
+            "receiptHandle": "x",
+            "body": "not an S3 notification",
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": env.region,
+        }
+    ]
     stream = io.StringIO()
     previous_level = logger.log_level
     handler = cast(logging.StreamHandler[Any], logger.registered_handler)

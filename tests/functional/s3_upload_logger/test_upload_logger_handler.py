@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from functions.s3_upload_logger.handler import handler
+from shared.cli.sqs import lambda_sqs_event
 from shared.errors import InputError
 from shared.observability import logger, metrics
 from tests.helpers import REGION, FakeContext, load_event
@@ -128,22 +129,7 @@ def test_notifications_delivered_by_s3_through_sqs_are_logged(output: Output) ->
     )
     s3.put_object(Bucket="uploads", Key="a dir/r+d (1).txt", Body=b"x" * 10)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    event = lambda_sqs_event(messages, arn, REGION)
 
     result = handler(event, FakeContext())
 

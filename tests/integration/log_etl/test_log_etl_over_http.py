@@ -5,13 +5,13 @@ from __future__ import annotations
 import gzip
 import io
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
 
 from functions.log_etl.handler import handler
+from shared.cli.sqs import lambda_sqs_event
 from tests.helpers import REGION, FakeContext
 
 pytestmark = pytest.mark.integration
@@ -21,26 +21,6 @@ KEY = (
     "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/11/27/123456789012_elasticloadbalancing_eu-west-1_"
     "app.my lb+1.50dc6c495c0c9188_20261127T1305Z_10.0.0.1_2n3g4h5i.log.gz"
 )
-
-
-def _lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """SQS messages as the Lambda SQS event source delivers them."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
 
 
 def test_s3_notification_through_sqs_loads_the_object_into_the_lake(
@@ -65,7 +45,7 @@ def test_s3_notification_through_sqs_loads_the_object_into_the_lake(
             "Messages", []
         )
     assert messages, "moto delivered no S3 notification"
-    resp = handler(_lambda_event(messages, queue_arn), FakeContext())
+    resp = handler(lambda_sqs_event(messages, queue_arn, REGION), FakeContext())
 
     assert resp == {"batchItemFailures": []}
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=LAKE)["Contents"]]

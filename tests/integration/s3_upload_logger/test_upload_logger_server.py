@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from functions.s3_upload_logger.handler import run
+from shared.cli.sqs import lambda_sqs_event
 from shared.observability import logger
 from tests.helpers import REGION, FakeContext
 
@@ -28,22 +29,7 @@ def test_uploads_notified_through_sqs_over_http_are_counted(moto_server: str) ->
     for i in range(5):
         s3.put_object(Bucket="uploads", Key=f"in/file {i}.csv", Body=b"x" * (i + 1))
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    event = lambda_sqs_event(messages, arn, REGION)
 
     stream = io.StringIO()
     handler: Any = logger.registered_handler
