@@ -54,6 +54,19 @@ class DemoEnv:
             self.console.print(f"[yellow]{task}: {outcome.kind}: {outcome.error}[/yellow]")
         return outcome
 
+    def notify_queue(self, bucket: str, queue_name: str, rules: list[dict[str, str]] | None = None) -> tuple[str, str]:
+        """A new queue that ``bucket`` notifies of every object created (under key filter ``rules``): (url, arn)."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        config: dict[str, Any] = {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+        if rules:
+            config["Filter"] = {"Key": {"FilterRules": rules}}
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [config]}
+        )
+        return url, str(arn)
+
     def write(self, relative: str, data: Any) -> Path:
         """Write JSON (or text) under the output folder and return its path."""
         path = self.out / relative

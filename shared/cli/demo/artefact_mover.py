@@ -77,17 +77,8 @@ def seed(env: DemoEnv) -> dict[str, int]:
 def marker_event(env: DemoEnv, key: str, body: bytes) -> dict[str, Any]:
     """Write a build's marker to a bucket that notifies a queue, as S3 does; wrap the messages as Lambda would."""
     s3, sqs = env.client("s3"), env.client("sqs")
-    queue = sqs.create_queue(QueueName="demo-artefact-markers")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     rules = [{"Name": "prefix", "Value": "builds/"}, {"Name": "suffix", "Value": "/_BUILD_COMPLETE"}]
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": rules}}}
-            ]
-        },
-    )
+    queue, arn = env.notify_queue(BUCKET, "demo-artefact-markers", rules)
     s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
     return lambda_sqs_event(messages, arn, env.region)

@@ -187,12 +187,7 @@ def run(env: DemoEnv) -> None:
     s3, sqs = env.client("s3"), env.client("sqs")
     for bucket in (SOURCE, LAKE):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
-    queue_url = sqs.create_queue(QueueName="devops-tasks-demo-log-etl")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=SOURCE,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
+    queue_url, queue_arn = env.notify_queue(SOURCE, "devops-tasks-demo-log-etl")
     uploads = objects(datetime.now(UTC))
     for key, body in uploads:
         s3.put_object(Bucket=SOURCE, Key=key, Body=body)

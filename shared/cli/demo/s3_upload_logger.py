@@ -21,12 +21,7 @@ BUCKET = "demo-uploads"
 def run(env: DemoEnv) -> None:
     s3, sqs = env.client("s3"), env.client("sqs")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": env.region})
-    queue = sqs.create_queue(QueueName="demo-upload-logger")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
+    queue, arn = env.notify_queue(BUCKET, "demo-upload-logger")
     uploads = {"reports/2025/q1 summary.pdf": 48_000, "images/logo+dark.png": 7_300, "data/events.json": 1_200}
     for key, size in uploads.items():
         s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(size))
