@@ -45,11 +45,15 @@ def partition_of(region: str) -> str:
 
 
 def _catch(fn: Callable[[], Any]) -> Any:
-    """The value, or a SourceError for an AWS error (throttling past botocore's retries included)."""
+    """The value, or a SourceError: for an AWS error (throttling past botocore's retries included), and for a
+    response this code cannot read (logged with its traceback), so that only the checks needing it are ERROR."""
     try:
         return fn()
     except (ClientError, BotoCoreError) as exc:
         return SourceError(error_code(exc), str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded as the source's error: its checks report ERROR
+        logger.exception("listing raised", error=type(exc).__name__)
+        return SourceError(type(exc).__name__, str(exc))
 
 
 def _fetch(inv: Inventory, name: str, fn: Callable[[], Any]) -> None:

@@ -45,17 +45,24 @@ def scope_key(check: Check | Finding, account: str, region: str) -> str:
 
 @dataclass
 class Evaluation:
-    """The findings of one scope, which check scopes ran cleanly, and how often each expired suppression matched."""
+    """The findings of one scope, which check scopes ran cleanly, how often each expired suppression matched,
+    and the exception of each check that raised (for the logs: the findings already say what happened)."""
 
     findings: list[Finding] = field(default_factory=list)
     audited: set[str] = field(default_factory=set)
     expired_hits: Counter[int] = field(default_factory=Counter)
+    raised: dict[str, Exception] = field(default_factory=dict)
+
+
+EVIDENCE_MAX = 500
 
 
 def evaluate(checks: Sequence[Check], inv: Inventory, env: CheckEnv, scope: Scope) -> Evaluation:
-    """Run every check of ``scope`` over one inventory.
+    """Run every check of ``scope`` over one inventory, each isolated from the others.
 
-    A check whose listing failed gives one ERROR finding for the scope (never PASS); the other checks go on.
+    A check whose listing failed gives one ERROR finding for the scope (never PASS). A check that raises (a bug,
+    or data in a shape it does not expect) keeps the outcomes it gave before and adds one ERROR finding for the
+    scope naming the exception; its scope counts as not audited. The other checks go on either way.
     """
     out = Evaluation()
     for chk in checks:
@@ -66,11 +73,17 @@ def evaluate(checks: Sequence[Check], inv: Inventory, env: CheckEnv, scope: Scop
             evidence = "; ".join(f"{name}: {err}" for name, err in sorted(failed.items()))
             out.findings.append(_finding(chk, inv, Outcome("*", "scope", "ERROR", f"could not list {evidence}")))
             continue
+        try:
+            for outcome in chk.run(inv, env):
+                if outcome.status == "PASS" and not env.params.include_passes:
+                    continue
+                out.findings.append(_suppressed(chk, inv, outcome, env, out.expired_hits))
+        except Exception as exc:  # noqa: BLE001 - becomes this check's ERROR finding; the other checks go on
+            out.raised[chk.id] = exc
+            why = f"the check raised {type(exc).__name__}: {exc}"[:EVIDENCE_MAX]
+            out.findings.append(_finding(chk, inv, Outcome("*", "scope", "ERROR", why)))
+            continue
         out.audited.add(scope_key(chk, inv.account, inv.region))
-        for outcome in chk.run(inv, env):
-            if outcome.status == "PASS" and not env.params.include_passes:
-                continue
-            out.findings.append(_suppressed(chk, inv, outcome, env, out.expired_hits))
     return out
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from botocore.config import Config
 
 from functions.resource_audit import execute, inventory
-from functions.resource_audit.checks.base import CheckEnv
+from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceError
 from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
 from functions.resource_audit.html import to_html
 from functions.resource_audit.models import ResourceAuditInput
-from functions.resource_audit.plan import Evaluation, diff, enabled_checks, evaluate, headline, sources_needed
+from functions.resource_audit.plan import GLOBAL, Evaluation, diff, enabled_checks, evaluate, headline, sources_needed
 from functions.resource_audit.prices import SOURCE
 from functions.resource_audit.render import to_csv, to_json
 from shared.aws import BOTO_CONFIG
@@ -90,29 +91,55 @@ def _record(result: UnitResult, ev: Evaluation, params: ResourceAuditInput) -> N
                 result.fail(f"check {f.check_id}", f.evidence, resource=f"{f.account}/{f.region}/{f.resource}")
 
 
+def inventory_or_errors(build: Callable[[], Inventory], account: str, region: str, needs: set[str]) -> Inventory:
+    """The inventory, or (when building it raised) one whose every needed source is in error: the checks of the
+    scope report ERROR instead of the unit losing its findings."""
+    try:
+        return build()
+    except Exception as exc:  # noqa: BLE001 - becomes ERROR findings of every check of the scope
+        logger.exception("inventory failed", account=account, region=region)
+        error = SourceError(type(exc).__name__, str(exc))
+        return Inventory(account=account, region=region, errors=dict.fromkeys(needs, error))
+
+
+def _log_raised(ev: Evaluation, unit: Unit) -> None:
+    for check_id, exc in ev.raised.items():
+        logger.error("check raised", check=check_id, unit=unit.label, exc_info=exc)
+
+
 def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
     """Audit one region of one account (and, for the first unit of an account, its account-wide services)."""
     checks = enabled_checks(params)
     env = CheckEnv(params=params, now=ctx.now)
-    inv = inventory.regional(unit.clients, unit.account, unit.region, sources_needed(checks, params, "region"))
+    needs = sources_needed(checks, params, "region")
+    inv = inventory_or_errors(
+        lambda: inventory.regional(unit.clients, unit.account, unit.region, needs), unit.account, unit.region, needs
+    )
     ev = evaluate(checks, inv, env, "region")
     account_needs = sources_needed(checks, params, "account")
     if account_needs and _claim_account(ctx, unit.account):
         if ctx.budget.exhausted():
             result.complete = False
         else:
-            account_inv = inventory.account_wide(
-                unit.clients,
+            account_inv = inventory_or_errors(
+                lambda: inventory.account_wide(
+                    unit.clients,
+                    unit.account,
+                    unit.region,
+                    account_needs,
+                    bucket_fields(params),
+                    max_workers=params.max_workers,
+                ),
                 unit.account,
-                unit.region,
+                GLOBAL,
                 account_needs,
-                bucket_fields(params),
-                max_workers=params.max_workers,
             )
             more = evaluate(checks, account_inv, env, "account")
             ev.findings += more.findings
             ev.audited |= more.audited
             ev.expired_hits.update(more.expired_hits)
+            ev.raised.update(more.raised)
+    _log_raised(ev, unit)
     _record(result, ev, params)
     with ctx.lock:
         ctx.state.setdefault(f"{STATE_KEY}:evaluations", []).append(ev)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -171,3 +172,58 @@ def test_a_bucket_in_error_whose_region_could_not_be_read_resolves_nothing() -> 
     old = finding("s3-bucket-versioning", "FAIL", "logs-bucket", region="eu-west-1", resource_type="bucket")
     error_now = old.model_copy(update={"status": "ERROR", "region": "global"})
     assert diff(_report(old), [error_now], {scope_key(old, old.account, old.region)}).resolved == []
+
+
+def _boom_check(after: int) -> object:
+    """A check that yields ``after`` outcomes, then raises as a bug or an unexpected response would."""
+    from functions.resource_audit.checks.base import Check, Outcome
+
+    def run(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+        for v in inv["volumes"][:after]:
+            yield Outcome(v["VolumeId"], "volume", "FAIL", "failing before the crash")
+        raise ZeroDivisionError("division by zero in the check")
+
+    return Check("boom", "a check with a bug", "cost", "high", "region", ("volumes",), "volumes", "fix it", run)
+
+
+def test_a_check_that_raises_gives_an_error_finding_naming_the_exception_and_the_others_go_on() -> None:
+    params = ResourceAuditInput()
+    others = [c for c in enabled_checks(params) if c.id in ("ebs-volume-unattached", "ebs-volume-gp2")]
+    boom = _boom_check(after=1)
+    inv = _volumes_inventory(_vol("vol-a"), _vol("vol-b", "in-use"))
+    ev = evaluate([boom, *others], inv, CheckEnv(params, NOW), "region")  # type: ignore[list-item]
+    mine = [f for f in ev.findings if f.check_id == "boom"]
+    assert [(f.resource, f.status) for f in mine] == [("vol-a", "FAIL"), ("*", "ERROR")]
+    assert "ZeroDivisionError" in mine[1].evidence
+    assert "division by zero in the check" in mine[1].evidence
+    assert {f.check_id for f in ev.findings if f.check_id != "boom"} == {"ebs-volume-unattached", "ebs-volume-gp2"}
+    assert scope_key(boom, "123456789012", "eu-west-1") not in ev.audited  # type: ignore[arg-type]
+    assert {scope_key(c, "123456789012", "eu-west-1") for c in others} <= ev.audited
+    assert set(ev.raised) == {"boom"}
+
+
+def test_a_check_yielding_an_outcome_that_is_not_a_finding_is_an_error_too() -> None:
+    from functions.resource_audit.checks.base import Check, Outcome
+
+    def run(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+        yield Outcome("vol-a", "volume", "MAYBE", "no such status")  # type: ignore[arg-type]
+
+    bad = Check("bad", "t", "cost", "low", "region", ("volumes",), "volumes", "r", run)
+    ev = evaluate([bad], _volumes_inventory(_vol("vol-a")), CheckEnv(ResourceAuditInput(), NOW), "region")
+    assert [(f.resource, f.status) for f in ev.findings] == [("*", "ERROR")]
+    assert "ValidationError" in ev.findings[0].evidence
+
+
+def test_an_inventory_that_raises_as_a_whole_errors_every_check_of_its_scope() -> None:
+    from functions.resource_audit.task import inventory_or_errors
+
+    def build() -> Inventory:
+        raise RuntimeError("no client for this region")
+
+    params = ResourceAuditInput()
+    needs = {"volumes", "snapshots"}
+    inv = inventory_or_errors(build, "123456789012", "eu-west-1", needs)
+    checks = [c for c in enabled_checks(params) if set(c.sources(params)) & needs and c.scope == "region"]
+    ev = evaluate(checks, inv, CheckEnv(params, NOW), "region")
+    assert {f.status for f in ev.findings} == {"ERROR"}
+    assert all("RuntimeError: no client for this region" in f.evidence for f in ev.findings)
