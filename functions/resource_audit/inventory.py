@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.resource_audit.checks.base import Inventory, SourceError
+from functions.resource_audit.checks.base import Inventory, SourceError, flag
 from functions.resource_audit.checks.s3 import blocks_all, effective
 from shared.aws import Clients, error_code
 from shared.observability import logger
@@ -97,7 +97,7 @@ def _regional_listers(ec2: Any, logs: Any) -> dict[str, Callable[[], Any]]:
         "addresses": lambda: ec2.describe_addresses().get("Addresses", []),
         "security_groups": lambda: _pages(ec2, "describe_security_groups", "SecurityGroups", **cfg),
         "network_interfaces": lambda: _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", **cfg),
-        "ebs_default_encryption": lambda: bool(ec2.get_ebs_encryption_by_default().get("EbsEncryptionByDefault")),
+        "ebs_default_encryption": lambda: ec2.get_ebs_encryption_by_default().get("EbsEncryptionByDefault"),
         "log_groups": lambda: _pages(logs, "describe_log_groups", "logGroups", PaginationConfig={"PageSize": 50}),
     }
 
@@ -250,19 +250,29 @@ def credential_report(iam: Any, sleep: Callable[[float], None]) -> list[dict[str
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def root_from_report(row: dict[str, str]) -> dict[str, Any]:
+    """Root MFA and keys from the report's root row; None where the row does not say."""
+    keys = [flag(row.get(f"access_key_{n}_active")) for n in (1, 2)]
+    has_keys = True if True in keys else (None if None in keys else False)
+    return {"mfa": flag(row.get("mfa_active")), "keys": has_keys, "source": "credential report"}
+
+
+def root_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """Root MFA and keys from GetAccountSummary's SummaryMap; None where it does not say."""
+    return {
+        "mfa": flag(summary.get("AccountMFAEnabled")),
+        "keys": flag(summary.get("AccountAccessKeysPresent")),
+        "source": "account summary",
+    }
+
+
 def _root(iam: Any, inv: Inventory) -> dict[str, Any]:
     """Root MFA and keys from the report's root row; from GetAccountSummary where the report has none."""
     rows = inv.data.get("credential_report") or []
     for row in rows:
         if row.get("user") == "<root_account>":
-            keys = any((row.get(f"access_key_{n}_active") or "").lower() == "true" for n in (1, 2))
-            return {"mfa": row.get("mfa_active", "").lower() == "true", "keys": keys, "source": "credential report"}
-    summary = iam.get_account_summary()["SummaryMap"]
-    return {
-        "mfa": bool(summary.get("AccountMFAEnabled")),
-        "keys": bool(summary.get("AccountAccessKeysPresent")),
-        "source": "account summary",
-    }
+            return root_from_report(row)
+    return root_from_summary(iam.get_account_summary()["SummaryMap"])
 
 
 def _password_policy(iam: Any) -> dict[str, Any] | None:

@@ -133,6 +133,19 @@ def age_days(then: datetime | str, now: datetime) -> int:
     return (now - as_utc(then)).days
 
 
+def parse_time(value: object) -> datetime | None:
+    """A timestamp as AWS returns it (a datetime, or ISO 8601 text); None when it is missing or unreadable, which
+    a check reports as ERROR, never as PASS."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str) and value:
+        try:
+            return as_utc(value)
+        except ValueError:
+            return None
+    return None
+
+
 _STOP_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 
 
@@ -142,6 +155,16 @@ def stopped_at(reason: str | None) -> datetime | None:
     if not match:
         return None
     return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def flag(value: object) -> bool | None:
+    """A credential report's ``true``/``false`` (or a summary's 1/0); None for anything else (not reported)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value == 1 if value in (0, 1) else None
+    text = str(value or "").strip().lower()
+    return {"true": True, "false": False}.get(text)
 
 
 def money(value: float) -> float:

@@ -10,9 +10,10 @@ from functions.resource_audit.checks.base import (
     CheckEnv,
     Inventory,
     Outcome,
-    age_days,
+    OutcomeStatus,
     check,
     money,
+    parse_time,
     stopped_at,
     tags_of,
 )
@@ -66,12 +67,14 @@ def _instance(inv: Inventory, i: dict[str, Any], status: str, evidence: str, sav
 )
 def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
-        size, kind = int(v.get("Size", 0)), v.get("VolumeType", "gp2")
-        if v.get("State") == "available":
+        size, kind, state = int(v.get("Size") or 0), v.get("VolumeType") or "gp2", v.get("State")
+        if not state:
+            yield _volume(inv, v, "ERROR", "state not reported")
+        elif state == "available":
             cost = money(prices.volume_month(kind, size))
             yield _volume(inv, v, "FAIL", f"unattached {kind} volume of {size} GiB", cost)
         else:
-            yield _volume(inv, v, "PASS", f"state {v.get('State')}")
+            yield _volume(inv, v, "PASS", f"state {state}")
 
 
 @check(
@@ -87,11 +90,13 @@ def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 )
 def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
-        size = int(v.get("Size", 0))
-        if v.get("VolumeType") == "gp2":
+        size, kind = int(v.get("Size") or 0), v.get("VolumeType")
+        if not kind:
+            yield _volume(inv, v, "ERROR", "volume type not reported")
+        elif kind == "gp2":
             yield _volume(inv, v, "FAIL", f"gp2, {size} GiB", money(prices.gp3_saving(size)))
         else:
-            yield _volume(inv, v, "PASS", f"type {v.get('VolumeType')}")
+            yield _volume(inv, v, "PASS", f"type {kind}")
 
 
 @check(
@@ -107,10 +112,13 @@ def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 )
 def volume_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
-        if v.get("Encrypted"):
+        encrypted = v.get("Encrypted")
+        if encrypted is True:
             yield _volume(inv, v, "PASS", "encrypted")
-        else:
+        elif encrypted is False:
             yield _volume(inv, v, "FAIL", "not encrypted")
+        else:
+            yield _volume(inv, v, "ERROR", f"encryption not reported ({encrypted!r})")
 
 
 @check(
@@ -125,12 +133,13 @@ def volume_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     "(aws ec2 enable-ebs-encryption-by-default), in every region in use.",
 )
 def encryption_by_default(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
-    on = bool(inv["ebs_default_encryption"])
+    on = inv["ebs_default_encryption"]
+    known = isinstance(on, bool)
     yield Outcome(
         resource="ebs-encryption-by-default",
         resource_type="region-setting",
-        status="PASS" if on else "FAIL",
-        evidence="enabled" if on else "disabled",
+        status=("PASS" if on else "FAIL") if known else "ERROR",
+        evidence=("enabled" if on else "disabled") if known else f"setting not reported ({on!r})",
         arn=None,
     )
 
@@ -149,7 +158,11 @@ def encryption_by_default(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 def snapshot_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.snapshot_max_age_days
     for s in inv["snapshots"]:
-        age = age_days(s["StartTime"], env.now)
+        started = parse_time(s.get("StartTime"))
+        if started is None:
+            yield _snapshot(inv, s, "ERROR", f"start time not readable ({s.get('StartTime')!r})")
+            continue
+        age = (env.now - started).days
         if age > limit:
             saving = money(prices.snapshot_month(int(s.get("VolumeSize", 0))))
             yield _snapshot(inv, s, "FAIL", f"{age} days old (limit {limit})", saving)
@@ -223,10 +236,13 @@ def snapshot_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 )
 def snapshot_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for s in inv["snapshots"]:
-        if s.get("Encrypted"):
+        encrypted = s.get("Encrypted")
+        if encrypted is True:
             yield _snapshot(inv, s, "PASS", "encrypted")
-        else:
+        elif encrypted is False:
             yield _snapshot(inv, s, "FAIL", "not encrypted")
+        else:
+            yield _snapshot(inv, s, "ERROR", f"encryption not reported ({encrypted!r})")
 
 
 @check(
@@ -243,20 +259,33 @@ def snapshot_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 def volume_no_recent_snapshot(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.volume_snapshot_max_age_days
     newest: dict[str, int] = {}
+    unknown: set[str] = set()
+    """Volumes with a snapshot whose state or start time is unreadable: it may be a recent, completed one."""
     for s in inv["snapshots"]:
-        if s.get("State", "completed") == "completed" and s.get("VolumeId"):
-            age = age_days(s["StartTime"], env.now)
-            newest[s["VolumeId"]] = min(age, newest.get(s["VolumeId"], age))
+        vid, state, started = s.get("VolumeId"), s.get("State"), parse_time(s.get("StartTime"))
+        if not vid or state in ("pending", "error", "recoverable", "recovering"):
+            continue
+        if state != "completed" or started is None:
+            unknown.add(vid)
+            continue
+        age = (env.now - started).days
+        newest[vid] = min(age, newest.get(vid, age))
     for v in inv["volumes"]:
-        if v.get("State") != "in-use":
+        state = v.get("State")
+        if not state:
+            yield _volume(inv, v, "ERROR", "state not reported")
+            continue
+        if state != "in-use":
             continue
         newest_age = newest.get(v["VolumeId"])
-        if newest_age is None:
-            yield _volume(inv, v, "FAIL", "no snapshot at all")
-        elif newest_age > limit:
-            yield _volume(inv, v, "FAIL", f"newest snapshot is {newest_age} days old (limit {limit})")
-        else:
+        if newest_age is not None and newest_age <= limit:
             yield _volume(inv, v, "PASS", f"newest snapshot is {newest_age} days old")
+        elif v["VolumeId"] in unknown:
+            yield _volume(inv, v, "ERROR", "a snapshot of it has no readable state or start time")
+        elif newest_age is None:
+            yield _volume(inv, v, "FAIL", "no snapshot at all")
+        else:
+            yield _volume(inv, v, "FAIL", f"newest snapshot is {newest_age} days old (limit {limit})")
 
 
 @check(
@@ -303,13 +332,23 @@ def instance_stopped_long(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             cost = prices.volume_month(v.get("VolumeType", "gp2"), int(v.get("Size", 0)))
             by_instance[att.get("InstanceId", "")] = by_instance.get(att.get("InstanceId", ""), 0.0) + cost
     for i in inv["instances"]:
-        state = i.get("State", {}).get("Name")
+        state = (i.get("State") or {}).get("Name")
+        if not state:
+            yield _instance(inv, i, "ERROR", "state not reported")
+            continue
         if state != "stopped":
             yield _instance(inv, i, "PASS", f"state {state}")
             continue
         since = stopped_at(i.get("StateTransitionReason"))
         if since is None:
-            yield _instance(inv, i, "PASS", "stopped; stop time not reported")
+            # it stopped after it was last launched, so it cannot have been stopped for longer than that
+            launched = parse_time(i.get("LaunchTime"))
+            up_to = (env.now - launched).days if launched else None
+            if up_to is not None and up_to <= limit:
+                yield _instance(inv, i, "PASS", f"stopped at most {up_to} days (last launched then)")
+            else:
+                reason = i.get("StateTransitionReason") or "empty"
+                yield _instance(inv, i, "ERROR", f"stopped; no stop time in StateTransitionReason ({reason})")
             continue
         days = (env.now - since).days
         if days > limit:
@@ -332,13 +371,16 @@ def instance_stopped_long(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 )
 def instance_imdsv1(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for i in inv["instances"]:
-        meta = i.get("MetadataOptions", {})
-        if meta.get("HttpEndpoint", "enabled") == "disabled":
+        meta = i.get("MetadataOptions") or {}
+        tokens = meta.get("HttpTokens")
+        if meta.get("HttpEndpoint") == "disabled":
             yield _instance(inv, i, "PASS", "metadata endpoint disabled")
-        elif meta.get("HttpTokens") == "required":
+        elif tokens == "required":
             yield _instance(inv, i, "PASS", "IMDSv2 required")
+        elif tokens:
+            yield _instance(inv, i, "FAIL", f"HttpTokens={tokens}")
         else:
-            yield _instance(inv, i, "FAIL", f"HttpTokens={meta.get('HttpTokens', 'optional')}")
+            yield _instance(inv, i, "ERROR", "metadata options not reported")
 
 
 @check(
@@ -356,14 +398,19 @@ def ami_old_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     used = {i.get("ImageId") for i in inv["instances"]}
     for image in inv["images"]:
         iid = image["ImageId"]
-        age = age_days(image.get("CreationDate") or env.now, env.now)
+        created = parse_time(image.get("CreationDate"))
+        age = None if created is None else (env.now - created).days
         size = sum(int(b.get("Ebs", {}).get("VolumeSize", 0)) for b in image.get("BlockDeviceMappings", []))
-        fail = age > limit and iid not in used
-        evidence = f"{age} days old, " + ("used by an instance" if iid in used else "used by no instance")
+        fail = age is not None and age > limit and iid not in used
+        status: OutcomeStatus = "FAIL" if fail else "PASS"
+        how_old = f"{age} days old" if age is not None else "creation date not readable"
+        evidence = f"{how_old}, " + ("used by an instance" if iid in used else "used by no instance")
+        if age is None and iid not in used:
+            status = "ERROR"
         yield Outcome(
             resource=iid,
             resource_type="image",
-            status="FAIL" if fail else "PASS",
+            status=status,
             evidence=evidence,
             arn=inv.arn("ec2", f"image/{iid}", account=False),
             saving=money(prices.snapshot_month(size)) if fail else None,

@@ -6,16 +6,26 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, age_days, as_utc, check
+from functions.resource_audit.checks.base import (
+    CheckEnv,
+    Inventory,
+    Outcome,
+    OutcomeStatus,
+    age_days,
+    check,
+    flag,
+    parse_time,
+)
 
 ROOT = "<root_account>"
 NEVER = ("N/A", "no_information", "not_supported", "")
 
 
 def _when(value: str | None) -> datetime | None:
+    """A date of the report; None when it says there is none (``N/A``...), is empty, or cannot be read."""
     if value is None or value in NEVER:
         return None
-    return as_utc(value)
+    return parse_time(value)
 
 
 def _user(row: dict[str, str], status: str, evidence: str) -> Outcome:
@@ -32,8 +42,9 @@ def _users(inv: Inventory) -> list[dict[str, str]]:
     return [r for r in inv["credential_report"] if r.get("user") != ROOT]
 
 
-def _true(value: str | None) -> bool:
-    return (value or "").lower() == "true"
+def _flag(row: dict[str, str], column: str) -> bool | None:
+    """A ``true``/``false`` column; None (not reported) for anything else."""
+    return flag(row.get(column))
 
 
 @check(
@@ -49,17 +60,27 @@ def _true(value: str | None) -> bool:
 )
 def console_no_mfa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for row in _users(inv):
-        if not _true(row.get("password_enabled")):
+        password, mfa = _flag(row, "password_enabled"), _flag(row, "mfa_active")
+        if password is None:
+            yield _user(row, "ERROR", f"password_enabled not readable ({row.get('password_enabled')!r})")
+        elif not password:
             yield _user(row, "PASS", "no console password")
-        elif _true(row.get("mfa_active")):
+        elif mfa is None:
+            yield _user(row, "ERROR", f"console password; mfa_active not readable ({row.get('mfa_active')!r})")
+        elif mfa:
             yield _user(row, "PASS", "console password with MFA")
         else:
             yield _user(row, "FAIL", "console password without MFA")
 
 
-def _active_keys(row: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+def _active_keys(row: dict[str, str]) -> Iterator[tuple[int, dict[str, str] | None]]:
+    """The user's active keys (1, 2) with their dates; None instead of the dates when the active flag is
+    unreadable (the key may be active)."""
     for n in (1, 2):
-        if _true(row.get(f"access_key_{n}_active")):
+        active = _flag(row, f"access_key_{n}_active")
+        if active is None:
+            yield n, None
+        elif active:
             yield (
                 n,
                 {
@@ -67,6 +88,15 @@ def _active_keys(row: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
                     "used": row.get(f"access_key_{n}_last_used_date", ""),
                 },
             )
+
+
+def _verdict(row: dict[str, str], bad: list[str], unknown: list[str], limit: int, good: str) -> Outcome:
+    """FAIL when something is certainly past the limit, else ERROR when something could not be read, else PASS."""
+    if bad:
+        return _user(row, "FAIL", f"{'; '.join(bad)} (limit {limit})")
+    if unknown:
+        return _user(row, "ERROR", "; ".join(unknown))
+    return _user(row, "PASS", good)
 
 
 @check(
@@ -83,15 +113,16 @@ def _active_keys(row: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
 def access_key_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.access_key_max_age_days
     for row in _users(inv):
-        old = []
+        old, unknown = [], []
         for n, key in _active_keys(row):
-            rotated = _when(key["rotated"])
-            if rotated is not None and age_days(rotated, env.now) > limit:
+            rotated = None if key is None else _when(key["rotated"])
+            if key is None:
+                unknown.append(f"key {n}: active flag not readable")
+            elif rotated is None:
+                unknown.append(f"key {n} is active; its creation date is not readable ({key['rotated']!r})")
+            elif age_days(rotated, env.now) > limit:
                 old.append(f"key {n} is {age_days(rotated, env.now)} days old")
-        if old:
-            yield _user(row, "FAIL", f"{'; '.join(old)} (limit {limit})")
-        else:
-            yield _user(row, "PASS", "no active key past the limit")
+        yield _verdict(row, old, unknown, limit, "no active key past the limit")
 
 
 @check(
@@ -108,23 +139,29 @@ def access_key_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 def credentials_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.credentials_unused_days
     for row in _users(inv):
-        stale = []
-        if _true(row.get("password_enabled")):
+        stale, unknown = [], []
+        password = _flag(row, "password_enabled")
+        if password is None:
+            unknown.append(f"password_enabled not readable ({row.get('password_enabled')!r})")
+        elif password:
             used = (
                 _when(row.get("password_last_used"))
                 or _when(row.get("password_last_changed"))
                 or _when(row.get("user_creation_time"))
             )
-            if used is not None and age_days(used, env.now) > limit:
+            if used is None:
+                unknown.append("console password; no readable date of use, change or creation")
+            elif age_days(used, env.now) > limit:
                 stale.append(f"password unused for {age_days(used, env.now)} days")
         for n, key in _active_keys(row):
-            used = _when(key["used"]) or _when(key["rotated"])
-            if used is not None and age_days(used, env.now) > limit:
+            used = None if key is None else _when(key["used"]) or _when(key["rotated"])
+            if key is None:
+                unknown.append(f"key {n}: active flag not readable")
+            elif used is None:
+                unknown.append(f"key {n} is active; no readable date of use or creation")
+            elif age_days(used, env.now) > limit:
                 stale.append(f"key {n} unused for {age_days(used, env.now)} days")
-        if stale:
-            yield _user(row, "FAIL", f"{'; '.join(stale)} (limit {limit})")
-        else:
-            yield _user(row, "PASS", "every credential used recently")
+        yield _verdict(row, stale, unknown, limit, "every credential used recently")
 
 
 def _root(inv: Inventory) -> dict[str, Any]:
@@ -145,11 +182,14 @@ def _root(inv: Inventory) -> dict[str, Any]:
 )
 def root_keys(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     root = _root(inv)
+    keys = root.get("keys")
+    status: OutcomeStatus = "ERROR" if keys is None else "FAIL" if keys else "PASS"
+    said = {None: "access keys not reported", True: "has active access keys", False: "no access keys"}[keys]
     yield Outcome(
         resource="root",
         resource_type="root-user",
-        status="FAIL" if root["keys"] else "PASS",
-        evidence=("has active access keys" if root["keys"] else "no access keys") + f" ({root['source']})",
+        status=status,
+        evidence=f"{said} ({root['source']})",
         arn=f"arn:{inv.partition}:iam::{inv.account}:root",
     )
 
@@ -167,11 +207,14 @@ def root_keys(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 )
 def root_mfa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     root = _root(inv)
+    mfa = root.get("mfa")
+    status: OutcomeStatus = "ERROR" if mfa is None else "PASS" if mfa else "FAIL"
+    said = {None: "MFA not reported", True: "MFA enabled", False: "no MFA"}[mfa]
     yield Outcome(
         resource="root",
         resource_type="root-user",
-        status="PASS" if root["mfa"] else "FAIL",
-        evidence=("MFA enabled" if root["mfa"] else "no MFA") + f" ({root['source']})",
+        status=status,
+        evidence=f"{said} ({root['source']})",
         arn=f"arn:{inv.partition}:iam::{inv.account}:root",
     )
 

@@ -12,6 +12,7 @@ from functions.resource_audit.checks.base import (
     OutcomeStatus,
     SourceError,
     check,
+    flag,
     tags_of,
 )
 from functions.resource_audit.models import ResourceAuditInput
@@ -36,11 +37,13 @@ def multi_region_trail(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
         if not trail.get("IsMultiRegionTrail"):
             continue
         name = trail.get("TrailARN") or trail.get("Name", "")
-        if isinstance(status, SourceError):
-            seen.append(f"{trail.get('Name')}: status unknown ({status.code})")
-        elif status.get("IsLogging"):
+        logging = None if isinstance(status, SourceError) else flag(status.get("IsLogging"))
+        if logging:
             yield Outcome(name, "trail", "PASS", f"{trail.get('Name')} is multi-region and logging", arn=name)
             return
+        if logging is None:
+            why = status.code if isinstance(status, SourceError) else "IsLogging not reported"
+            seen.append(f"{trail.get('Name')}: status unknown ({why})")
         else:
             seen.append(f"{trail.get('Name')}: not logging")
     unknown = any("status unknown" in s for s in seen)  # a trail whose status could not be read may be logging
