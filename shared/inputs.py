@@ -38,6 +38,16 @@ class AccountConfig(BaseModel):
     external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")
 
 
+class ScheduledBy(BaseModel):
+    """Which policy's schedule started the run. The schedule sets it (config/load.js), never the policy's input."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    scheduled_time: str | None = Field(default=None, description="when the schedule was due (ISO 8601, UTC)")
+    execution_id: str | None = Field(default=None, description="EventBridge Scheduler's id of this invocation")
+
+
 class TaskSettings(BaseModel):
     """What every task's input has in common. Task models subclass it."""
 
@@ -58,6 +68,7 @@ class TaskSettings(BaseModel):
     time_margin_seconds: float = Field(default=30.0, ge=0)
     max_seconds: float | None = Field(default=None, gt=0, description="cap on run time outside Lambda")
     max_workers: int = Field(default=8, ge=1, le=64)
+    schedule: ScheduledBy | None = Field(default=None, description="set by the schedule that started the run")
 
     @field_validator("regions")
     @classmethod

@@ -14,10 +14,10 @@ from typing import Any, Generic, TypeVar
 
 from shared.aws import Clients
 from shared.clock import TimeBudget, utcnow
-from shared.errors import RunFailed
+from shared.errors import InputError, RunFailed
 from shared.inputs import TaskSettings, parse_input
 from shared.notify import publish, should_notify
-from shared.observability import count_metrics, logger
+from shared.observability import count_metrics, logger, metrics
 from shared.report import RunReport, UnitResult, response_of
 from shared.units import Unit, resolve_units, run_units
 
@@ -64,13 +64,13 @@ def execute(
 
     Input is validated first: an invalid event raises :class:`shared.errors.InputError` before any AWS call.
     """
-    params = parse_input(event, task.params_model, env=env, overrides=overrides)
+    run_id = start_run(context)
+    params = parse_run_input(event, task.params_model, env=env, overrides=overrides)
     clients = clients or Clients()
     now = clock()
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
-    run_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now)
-    logger.info("run started", task=task.name, run_id=run_id, dry_run=params.dry_run)
+    logger.info("run started", task=task.name, dry_run=params.dry_run)
 
     units, unreachable = resolve_units(params, clients)
     ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
@@ -92,6 +92,36 @@ def execute(
     return response_of(report)
 
 
+def start_run(context: Any) -> str:
+    """The run's id: Lambda's request id (a new id outside Lambda). It goes on every log line that follows (as
+    ``run_id`` and as the correlation id), in the report, the SNS summary and the metrics' metadata."""
+    run_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    logger.remove_keys(["policy", "schedule_execution_id"])
+    logger.append_keys(run_id=run_id)
+    logger.set_correlation_id(run_id)
+    metrics.add_metadata(key="run_id", value=run_id)
+    return run_id
+
+
+def parse_run_input(
+    event: Any,
+    model: type[P],
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> P:
+    """The run's validated input. A refused input is logged and counted (``invalid_input``) before it is raised."""
+    try:
+        params = parse_input(event, model, env=env, overrides=overrides)
+    except InputError as exc:
+        logger.error("input refused", problems=exc.problems)
+        count_metrics({"invalid_input": 1})
+        raise
+    if params.schedule is not None:
+        logger.append_keys(policy=params.schedule.policy, schedule_execution_id=params.schedule.execution_id)
+    return params
+
+
 def finish(report: RunReport, params: TaskSettings, clients: Clients, *, raise_on_failure: bool = True) -> None:
     """Write the report, emit metrics, notify; then raise if the run failed (unless ``raise_on_failure`` is off:
     event-driven handlers report failed items to their event source instead, e.g. SQS batch item failures)."""
@@ -110,7 +140,13 @@ def finish(report: RunReport, params: TaskSettings, clients: Clients, *, raise_o
             report.units.append(_run_failure("write-report", exc, f"s3://{params.report_bucket}/{key}"))
 
     totals = report.totals
-    count_metrics(totals | {"failed": totals.get("failed", 0), "incomplete": int(not report.complete)})
+    counts = totals | {"failed": totals.get("failed", 0), "incomplete": int(not report.complete)}
+    if params.schedule is not None:
+        # Also per policy (a handful of names, a low-cardinality dimension): its heartbeat alarm watches
+        # scheduled_runs, which every scheduled run that gets this far adds, failed or not.
+        metrics.add_dimensions(service=report.task, policy=params.schedule.policy)
+        counts["scheduled_runs"] = 1
+    count_metrics(counts)
     if params.notify_topic_arn and should_notify(report, params.notify_on):
         try:
             publish(clients.client("sns", clients.default_region), params.notify_topic_arn, report)

@@ -8,7 +8,6 @@ then to the dead-letter queue. Loading is idempotent, so redelivery never duplic
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,10 +20,9 @@ from functions.log_etl.plan import decide
 from functions.log_etl.task import NAME, Loader, make_loader, policy_of, require_lake
 from shared.aws import Clients
 from shared.clock import TimeBudget, utcnow
-from shared.inputs import parse_input
 from shared.observability import logger
 from shared.report import RunReport, UnitResult, response_of
-from shared.runner import finish
+from shared.runner import finish, parse_run_input, start_run
 from shared.s3events import S3ObjectEvent, is_sqs_batch, notification_of_body, object_events
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -88,13 +86,13 @@ def run_events(
 ) -> dict[str, Any]:
     """Load the objects announced by an SQS batch (returns ``batchItemFailures``) or a direct S3 notification
     (returns the run report, raises :class:`shared.errors.RunFailed` when an object failed)."""
-    params = parse_input(None, LogEtlInput, env=env)
+    run_id = start_run(context)
+    params = parse_run_input(None, LogEtlInput, env=env)
     require_lake(params)
     clients = clients or Clients()
     now = clock()
     region = clients.default_region
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
-    run_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     report = RunReport(task=NAME, run_id=run_id, dry_run=params.dry_run, started_at=now)
     result = UnitResult(account=_account_of(event), region=region)
     report.units = [result]

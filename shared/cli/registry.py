@@ -1,4 +1,8 @@
-"""The tasks, as serverless.yml declares them: each ``functions/<task>/serverless.yml`` is the source of truth."""
+"""The tasks, as serverless.yml declares them: each ``functions/<task>/serverless.yml`` is the source of truth.
+
+A task file holds its function, its resources and, under ``policies``, the project's default policies (schedule,
+time zone, input); config/load.js builds the deployed service from the same files.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ class FunctionInfo:
     description: str
     task_dir: str
     events: list[dict[str, Any]] = field(default_factory=list)
+    policies: dict[str, dict[str, Any]] | None = None
+    """The default policies by name; None when the task is not run on a schedule."""
 
     @property
     def task_name(self) -> str:
@@ -54,7 +60,10 @@ class FunctionInfo:
         return getattr(importlib.import_module(module_path.replace("/", ".")), func)
 
     def triggers(self) -> list[str]:
-        found = []
+        found = [
+            f"schedule {name}: {spec.get('schedule')} {spec.get('timezone', 'UTC')}"
+            for name, spec in (self.policies or {}).items()
+        ]
         for event in self.events:
             for kind, spec in event.items():
                 if kind == "schedule":
@@ -68,11 +77,9 @@ class FunctionInfo:
         return found
 
     def schedule_input(self) -> dict[str, Any] | None:
-        """The constant input of the function's first schedule, if it has one."""
-        for event in self.events:
-            spec = event.get("schedule")
-            if isinstance(spec, dict) and isinstance(spec.get("input"), dict):
-                return dict(spec["input"])
+        """The input of the task's first default policy, if it has one."""
+        for spec in (self.policies or {}).values():
+            return dict(spec.get("input") or {})
         return None
 
 
@@ -89,6 +96,7 @@ def functions(root: Path = ROOT) -> list[FunctionInfo]:
                     description=spec.get("description", ""),
                     task_dir=path.parent.name,
                     events=list(spec.get("events") or []),
+                    policies=dict(data["policies"] or {}) if "policies" in data else None,
                 )
             )
     return found

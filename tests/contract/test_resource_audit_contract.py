@@ -56,13 +56,13 @@ def test_it_runs_daily_over_every_enabled_region_and_always_notifies(template: d
     rules = [
         r["Properties"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Events::Rule" and "resource-audit" in r["Properties"].get("Name", "")
+        if r["Type"] == "AWS::Scheduler::Schedule" and r["Properties"]["Name"].startswith("resource-audit-")
     ]
     assert len(rules) == 1
     assert rules[0]["ScheduleExpression"].startswith("cron(")
     import json
 
-    payload = json.loads(rules[0]["Targets"][0]["Input"])
+    payload = json.loads(rules[0]["Target"]["Input"])
     assert payload["regions"] == ["all"]
     assert payload["notify_on"] == "always"
     assert _function(template)["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "resource-audit"

@@ -112,11 +112,10 @@ def test_copy_snapshot_is_allowed_on_an_owned_source_and_a_copy_tagged_as_owned(
 
 def schedule_inputs(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for logical_id, res in template["Resources"].items():
-        if res["Type"] != "AWS::Events::Rule" or "ScheduleExpression" not in res["Properties"]:
+        if res["Type"] != "AWS::Scheduler::Schedule":
             continue
-        for target in res["Properties"]["Targets"]:
-            function_id = target["Arn"]["Fn::GetAtt"][0]
-            yield logical_id, function_id, json.loads(target.get("Input", "{}"))
+        target = res["Properties"]["Target"]
+        yield logical_id, target["Arn"]["Fn::GetAtt"][0], json.loads(target.get("Input", "{}"))
 
 
 def test_schedule_inputs_validate_against_the_task_input_model(template: dict[str, Any]) -> None:
@@ -130,6 +129,7 @@ def test_schedule_inputs_validate_against_the_task_input_model(template: dict[st
         model: type[BaseModel] = task.params_model
         parsed = parse_input(payload, model, env={})
         assert parsed is not None, rule_id
+        assert parsed.schedule is not None, f"{rule_id}: the run must know which policy's schedule started it"
         seen += 1
     assert seen >= 1
 
@@ -142,7 +142,67 @@ def test_snapshot_rotation_runs_daily_with_one_concurrent_execution(template: di
     assert any("AWSLambdaPowertoolsPythonV3-python312-arm64" in layer for layer in props["Layers"])
     rules = [r for r, f, _ in schedule_inputs(template) if f == "SnapshotRotationLambdaFunction"]
     assert len(rules) == 1
-    assert template["Resources"][rules[0]]["Properties"]["ScheduleExpression"].startswith("cron(")
+    assert template["Resources"][rules[0]]["Properties"]["ScheduleExpression"] == "cron(15 3 * * ? *)"
+    assert template["Resources"][rules[0]]["Properties"]["ScheduleExpressionTimezone"] == "UTC"
+
+
+def test_schedules_are_not_retried_dead_letter_and_run_with_the_scheduler_role(template: dict[str, Any]) -> None:
+    schedules = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedules
+    for props in schedules:
+        target = props["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0, props["Name"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+        assert props["GroupName"] == {"Ref": "ScheduleGroup"}
+        assert props["ScheduleExpressionTimezone"]
+    role = template["Resources"]["SchedulerRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert {a for s in statements for a in actions(s)} == {"lambda:InvokeFunction", "sqs:SendMessage"}
+    [invoke] = [s for s in statements if actions(s) == ["lambda:InvokeFunction"]]
+    scheduled = {p["Target"]["Arn"]["Fn::GetAtt"][0] for p in schedules}
+    assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == scheduled, (
+        "the role invokes the scheduled functions only"
+    )
+
+
+def test_every_enabled_schedule_has_a_heartbeat_alarm_on_its_policy(template: dict[str, Any]) -> None:
+    beats = {
+        (d[0]["Value"], d[1]["Value"]): res["Properties"]
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::CloudWatch::Alarm"
+        and res["Properties"].get("MetricName") == "scheduled_runs"
+        and (d := res["Properties"]["Dimensions"])
+    }
+    expected = set()
+    for _, function_id, payload in schedule_inputs(template):
+        service = template["Resources"][function_id]["Properties"]["Environment"]["Variables"][
+            "POWERTOOLS_SERVICE_NAME"
+        ]
+        expected.add((service, payload["schedule"]["policy"]))
+    assert set(beats) == expected
+    for props in beats.values():
+        assert props["TreatMissingData"] == "breaching"
+        assert props["ComparisonOperator"] == "LessThanThreshold"
+        assert props["DatapointsToAlarm"] == props["EvaluationPeriods"]
+        assert props["Period"] * props["EvaluationPeriods"] <= 7 * 86400  # CloudWatch's longest evaluation range
+
+
+def test_service_names_are_the_task_names(template: dict[str, Any]) -> None:
+    # metrics carry the service dimension from POWERTOOLS_SERVICE_NAME; heartbeat alarms name the task
+    for logical_id, props in functions_of(template):
+        assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == task_module(props).NAME, logical_id
+
+
+def test_every_alarm_also_reports_its_return_to_ok(template: dict[str, Any]) -> None:
+    alarms = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms
+    for logical_id, props in alarms.items():
+        assert props["AlarmActions"] == [{"Ref": "AlertsTopic"}], logical_id
+        assert props["OKActions"] == props["AlarmActions"], logical_id
 
 
 def test_errors_alarm_for_every_function_goes_to_the_alerts_topic(template: dict[str, Any]) -> None:

@@ -16,6 +16,26 @@ pytestmark = pytest.mark.integration
 
 STAGE = "itest"
 
+CONFIG = """\
+tasks:
+  snapshot-rotation:
+    policies:
+      berlin:
+        description: Nightly snapshots of the Frankfurt volumes, Berlin time
+        schedule: cron(15 2 * * ? *)
+        timezone: Europe/Berlin
+        input:
+          regions: [eu-central-1]
+          policy: {name: berlin, volume_tag_key: Backup, retention: {keep_last: 3, timezone: Europe/Berlin}}
+      new-york:
+        schedule: rate(12 hours)
+        timezone: America/New_York
+        input:
+          policy: {name: new-york, volume_tag_key: Backup, period: hour, retention: {keep_last: 14}}
+  log-etl:
+    enabled: false
+"""
+
 
 def sls_env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -36,8 +56,12 @@ def sls_env(endpoint: str) -> dict[str, str]:
     return env
 
 
-def test_deploy_creates_the_stack_then_invoke_local_runs_and_remove_deletes_it(moto_server: str) -> None:
-    env = sls_env(moto_server)
+def test_deploy_from_a_configuration_file_then_invoke_local_runs_and_remove_deletes_it(
+    moto_server: str, tmp_path: Path
+) -> None:
+    config = tmp_path / f"{STAGE}.yml"
+    config.write_text(CONFIG)
+    env = sls_env(moto_server) | {"DEVOPS_TASKS_CONFIG": str(config)}
     serverless("deploy", "--stage", STAGE, "--region", "eu-west-1", env=env)
 
     cfn = boto3.client("cloudformation")
@@ -58,12 +82,49 @@ def test_deploy_creates_the_stack_then_invoke_local_runs_and_remove_deletes_it(m
     )
     assert function["Configuration"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "snapshot-rotation"
 
-    events = boto3.client("events")
-    rule = events.describe_rule(Name=f"devops-tasks-{STAGE}-snapshot-rotation")
-    assert rule["ScheduleExpression"] == "cron(15 3 * * ? *)"
-    target = events.list_targets_by_rule(Rule=rule["Name"])["Targets"][0]
-    assert target["Arn"].endswith(f"function:devops-tasks-{STAGE}-snapshotRotation")
-    assert json.loads(target["Input"])["policy"]["retention"]["keep_last"] == 7
+    # the disabled task is not deployed at all: no function, role, queue or alarm of its own
+    deployed = {f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]}
+    assert f"devops-tasks-{STAGE}-logEtl" not in deployed
+    assert f"devops-tasks-{STAGE}-resourceAudit" in deployed
+    body = cfn.get_template(StackName=f"devops-tasks-{STAGE}")["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body  # boto3 decodes a JSON body itself
+    assert not [k for k in template["Resources"] if k.startswith("LogEtl")]
+    assert not [k for k in resources if k.startswith("LogEtl")]
+
+    # moto's CloudFormation does not create Scheduler schedules: read them from the deployed template
+    schedules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    }
+    assert set(schedules) == {
+        "snapshot-rotation-berlin",
+        "snapshot-rotation-new-york",
+        "resource-audit-daily",
+        "artefact-mover-retain",
+    }
+    berlin, new_york = schedules["snapshot-rotation-berlin"], schedules["snapshot-rotation-new-york"]
+    assert (berlin["ScheduleExpression"], berlin["ScheduleExpressionTimezone"]) == (
+        "cron(15 2 * * ? *)",
+        "Europe/Berlin",
+    )
+    assert (new_york["ScheduleExpression"], new_york["ScheduleExpressionTimezone"]) == (
+        "rate(12 hours)",
+        "America/New_York",
+    )
+    assert berlin["Target"]["Arn"] == {"Fn::GetAtt": ["SnapshotRotationLambdaFunction", "Arn"]}
+    berlin_input = json.loads(berlin["Target"]["Input"])
+    assert berlin_input["regions"] == ["eu-central-1"]
+    assert berlin_input["policy"]["retention"] == {"keep_last": 3, "timezone": "Europe/Berlin"}
+    assert berlin_input["schedule"]["policy"] == "berlin"
+    assert json.loads(new_york["Target"]["Input"])["policy"]["period"] == "hour"
+    beats = {
+        r["Properties"]["Dimensions"][1]["Value"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == "scheduled_runs"
+    }
+    assert beats["berlin"]["Period"] * beats["berlin"]["EvaluationPeriods"] == 27 * 3600  # a day, plus a margin
+    assert beats["new-york"]["Period"] * beats["new-york"]["EvaluationPeriods"] == 14 * 3600  # 12 hours, plus
 
     # invoke local: the real handler, with the deployed stack's bucket, against the same endpoint
     ec2 = boto3.client("ec2")
