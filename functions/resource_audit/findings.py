@@ -79,6 +79,11 @@ class Diff(BaseModel):
     )
     new: list[Finding] = Field(default_factory=list, description="failing now, not failing last time")
     resolved: list[Finding] = Field(default_factory=list, description="failing last time (as it was), not now")
+    unknown: list[Finding] = Field(
+        default_factory=list,
+        description="failing now (as it is) or last time (as it was), in a check scope or on a resource that was in "
+        "ERROR, or not audited, in the other report: neither new nor resolved",
+    )
     still_open: int = 0
 
     @property
@@ -127,6 +132,12 @@ class AuditReport(BaseModel):
     prices: PriceSource
     checks: list[CheckInfo]
     findings: list[Finding]
+    unaudited: list[str] | None = Field(
+        default=None,
+        description="check scopes this run should have audited and did not audit cleanly (listing or check "
+        "error, unit failed, time ran out): check|account|region, region * for account-wide checks, check * for "
+        "an account that could not be reached; absent in reports written before it existed",
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True)

@@ -15,7 +15,8 @@ from functions.resource_audit.render import ordered
 
 COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
 CAT_COLORS = {"cost": "#2e7d32", "security": "#c62828", "reliability": "#1565c0"}
-STATUS_COLORS = {"FAIL": "#c62828", "ERROR": "#6a1b9a", "SUPPRESSED": "#757575", "PASS": "#2e7d32"}
+STATUS_COLORS = {"FAIL": "#c62828", "ERROR": "#6a1b9a", "SUPPRESSED": "#757575", "PASS": "#2e7d32",
+                 "UNKNOWN": "#6a1b9a"}  # fmt: skip
 
 STYLE = """
 :root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}
@@ -146,6 +147,10 @@ def _short_list(title: str, findings: list[Finding], limit: int = 50) -> str:
     return f"<h3>{_e(title)}</h3><table><tbody>{items}</tbody></table>{more}"
 
 
+CHANGES = ("new", "open", "unknown", "resolved")
+UNKNOWN_TITLE = "Unknown: failing in one report, in a check or resource in ERROR (or not audited) in the other"
+
+
 def _diff(report: AuditReport) -> str:
     d = report.diff
     if d.previous_generated_at:
@@ -158,10 +163,12 @@ def _diff(report: AuditReport) -> str:
         f'<div class="card new"><span>new</span><b id="diff-new">{len(d.new)}</b></div>'
         f'<div class="card resolved"><span>resolved</span><b id="diff-resolved">{len(d.resolved)}</b></div>'
         f'<div class="card"><span>still open</span><b id="diff-open">{d.still_open}</b></div>'
+        f'<div class="card"><span>unknown</span><b id="diff-unknown">{len(d.unknown)}</b></div>'
     )
     return (
         f'<section id="diff"><h2>Since the last report</h2><p class="meta">{since}</p><div class="cards">{cards}</div>'
-        f"{_short_list('New failing findings', d.new)}{_short_list('Resolved', d.resolved)}</section>"
+        f"{_short_list('New failing findings', d.new)}{_short_list('Resolved', d.resolved)}"
+        f"{_short_list(UNKNOWN_TITLE, d.unknown)}</section>"
     )
 
 
@@ -198,8 +205,8 @@ def _options(values: list[str], all_label: str) -> str:
 
 def _findings(report: AuditReport) -> str:
     rows = []
-    for change, f in ordered(report):
-        status = "RESOLVED" if change == "resolved" else f.status
+    for change, f, previous in ordered(report):
+        status = ("RESOLVED" if change == "resolved" else "UNKNOWN") if previous else f.status
         color = STATUS_COLORS.get(status, "#2e7d32")
         saving = "" if f.monthly_saving_usd is None else f"{f.monthly_saving_usd:,.2f}"
         chg = f'<span class="chg">{_e(change)}</span>' if change else ""
@@ -222,12 +229,14 @@ def _findings(report: AuditReport) -> str:
         '<div class="controls"><input id="q" type="search" placeholder="search any text" aria-label="search">'
         '<select id="f-status" aria-label="status"><option value="open">not passing</option>'
         '<option value="">every status</option>'
-        + "".join(f'<option value="{s}">{s}</option>' for s in ("FAIL", "ERROR", "SUPPRESSED", "PASS", "RESOLVED"))
+        + "".join(
+            f'<option value="{s}">{s}</option>' for s in ("FAIL", "ERROR", "SUPPRESSED", "PASS", "RESOLVED", "UNKNOWN")
+        )
         + "</select>"
         f'<select id="f-severity" aria-label="severity">{_options(list(SEVERITIES), "every severity")}</select>'
         f'<select id="f-category" aria-label="category">{_options(list(CATEGORIES), "every category")}</select>'
         f'<select id="f-region" aria-label="region">{_options(regions, "every region")}</select>'
-        f'<select id="f-change" aria-label="change">{_options(["new", "open", "resolved"], "any change")}</select>'
+        f'<select id="f-change" aria-label="change">{_options(list(CHANGES), "any change")}</select>'
         f'<span id="shown" class="muted">{len(rows)} findings</span></div>'
     )
     return (

@@ -6,7 +6,7 @@ Never AWS, never the clock: inventories, settings and ``now`` come in; findings 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fnmatch import fnmatchcase
@@ -144,34 +144,84 @@ def _suppressed(chk: Check, inv: Inventory, o: Outcome, env: CheckEnv, expired_h
     return _finding(chk, inv, o)
 
 
+def unaudited(checks: Sequence[Check], units: Iterable[tuple[str, str]], audited: set[str]) -> set[str]:
+    """The check scopes of a run's (account, region) units that were not audited cleanly; region ``*`` is an
+    account that could not be reached (``*|account|*``: every check of it)."""
+    expected: set[str] = set()
+    accounts: set[str] = set()
+    for account, region in units:
+        if account == "*":
+            continue
+        if region == "*":
+            expected.add(f"*|{account}|*")
+            continue
+        accounts.add(account)
+        expected |= {scope_key(c, account, region) for c in checks if c.scope == "region"}
+    expected |= {scope_key(c, account, "*") for c in checks if c.scope == "account" for account in accounts}
+    return expected - audited
+
+
+def _resource(f: Finding) -> tuple[str, str, str]:
+    # by resource, not region: a bucket whose region could not be read is reported in its account's region label
+    return (f.check_id, f.account, f.resource)
+
+
+def _unseen(errors: Iterable[Finding], scopes: Iterable[str]) -> Callable[[Finding], bool]:
+    """Whether a report could not see a finding: its resource or its check scope was in ERROR or not audited."""
+    resources = {_resource(f) for f in errors if f.status == "ERROR"}
+    blind = set(scopes) | {
+        scope_key(f, f.account, f.region) for f in errors if f.status == "ERROR" and f.resource == "*"
+    }
+
+    def unseen(f: Finding) -> bool:
+        return _resource(f) in resources or scope_key(f, f.account, f.region) in blind or f"*|{f.account}|*" in blind
+
+    return unseen
+
+
 def diff(
-    previous: AuditReport | None, findings: Sequence[Finding], audited: set[str], problem: str | None = None
+    previous: AuditReport | None,
+    findings: Sequence[Finding],
+    audited: set[str],
+    problem: str | None = None,
+    *,
+    unaudited: Iterable[str] = (),
 ) -> Diff:
-    """New, resolved and still-open failing findings against the previous report.
+    """New, resolved, unknown and still-open failing findings against the previous report.
 
     Resolved means: failing last time, and this run audited that check's scope cleanly and the resource no
-    longer fails (it passes, is suppressed, or is gone). A scope in ERROR now, or not audited this run, resolves
-    nothing. Without a previous report every failure is new; ``problem`` says why when one could not be read.
+    longer fails (it passes, is suppressed, or is gone). New means: failing now, and the previous report saw that
+    resource fail not. Where either report could not see (the check's scope or the resource in ERROR there, or
+    in ``unaudited``: the unit failed or ran out of time, the account could not be reached) the finding is
+    unknown, never new or resolved. Failures last time in scopes this run did not cover at all (checks or
+    regions no longer chosen) are left out. Without a previous report every failure is new; ``problem`` says
+    why when one could not be read.
     """
     failing_now = {f.key: f for f in findings if f.status == "FAIL"}
     if previous is None:
         return Diff(new=sorted(failing_now.values(), key=lambda f: f.key), previous_problem=problem)
     failing_before = {f.key: f for f in previous.findings if f.status == "FAIL"}
-    # by resource, not region: a bucket whose region could not be read is reported in its account's region label
-    errored_now = {(f.check_id, f.account, f.resource) for f in findings if f.status == "ERROR"}
-    new = [f for k, f in failing_now.items() if k not in failing_before]
-    resolved = [
-        f
-        for k, f in failing_before.items()
-        if k not in failing_now
-        and (f.check_id, f.account, f.resource) not in errored_now
-        and scope_key(f, f.account, f.region) in audited
-    ]
+    unseen_before = _unseen(previous.findings, previous.unaudited or ())
+    unseen_now = _unseen(findings, unaudited)
+    new: list[Finding] = []
+    resolved: list[Finding] = []
+    unknown: list[Finding] = []
+    for k, f in failing_now.items():
+        if k not in failing_before:
+            (unknown if unseen_before(f) else new).append(f)
+    for k, f in failing_before.items():
+        if k in failing_now:
+            continue
+        if unseen_now(f):
+            unknown.append(f)
+        elif scope_key(f, f.account, f.region) in audited:
+            resolved.append(f)
     return Diff(
         previous_run_id=previous.run_id,
         previous_generated_at=previous.generated_at,
         new=sorted(new, key=lambda f: f.key),
         resolved=sorted(resolved, key=lambda f: f.key),
+        unknown=sorted(unknown, key=lambda f: f.key),
         still_open=len(set(failing_now) & set(failing_before)),
     )
 
@@ -186,7 +236,8 @@ def headline(report: AuditReport) -> list[str]:
         since = f"no diff: {d.previous_problem}" if d.previous_problem else "(first report)"
     lines = [
         f"failing: {fails}; errors: {s.by_status.get('ERROR', 0)}; suppressed: {s.by_status.get('SUPPRESSED', 0)}",
-        f"{since}: {len(d.new)} new, {len(d.resolved)} resolved, {d.still_open} still open",
+        f"{since}: {len(d.new)} new, {len(d.resolved)} resolved, {d.still_open} still open"
+        + (f", {len(d.unknown)} unknown (a check in ERROR then or now)" if d.unknown else ""),
         f"estimated savings: ${s.monthly_saving_usd:,.2f}/month",
     ]
     if s.checks_in_error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import NamedTuple
 
 from functions.resource_audit.findings import AuditReport, Finding, sort_key
 
@@ -30,13 +31,22 @@ def to_json(report: AuditReport) -> str:
     return report.to_json() + "\n"
 
 
-def ordered(report: AuditReport) -> list[tuple[str, Finding]]:
-    """Findings in reading order with their change since the last report: new, still open, resolved, the rest.
+class Row(NamedTuple):
+    """One row of the CSV and HTML findings tables."""
 
-    Resolved findings are the previous run's rows (as they were then) marked ``resolved``.
-    """
-    new = report.diff.new_keys
-    had_previous = report.diff.previous_run_id is not None
+    change: str
+    """``new``, ``open``, ``unknown``, ``resolved``, or empty (not failing, or no previous report)."""
+    finding: Finding
+    previous: bool = False
+    """The previous report's row, as it was then: resolved now, or unknown now (this run could not see it)."""
+
+
+def ordered(report: AuditReport) -> list[Row]:
+    """Findings in reading order with their change since the last report: new, still open, unknown, resolved,
+    then the previous report's failures this run could not see, then the rest."""
+    d = report.diff
+    new, unknown = d.new_keys, {f.key for f in d.unknown}
+    had_previous = d.previous_run_id is not None
     current = sorted(report.findings, key=sort_key)
 
     def change(f: Finding) -> str:
@@ -44,28 +54,31 @@ def ordered(report: AuditReport) -> list[tuple[str, Finding]]:
             return ""
         if f.key in new:
             return "new"
+        if f.key in unknown:
+            return "unknown"
         return "open" if had_previous else ""
 
-    rows = [(change(f), f) for f in current]
-    rank = {"new": 0, "open": 1, "": 3}
-    rows.sort(key=lambda row: rank[row[0]])
-    resolved = [("resolved", f) for f in sorted(report.diff.resolved, key=sort_key)]
-    first = [r for r in rows if r[0] in ("new", "open")]
-    rest = [r for r in rows if r[0] == ""]
-    return first + resolved + rest
+    rows = [Row(change(f), f) for f in current]
+    failing = {f.key for f in current if f.status == "FAIL"}
+    first = [r for c in ("new", "open", "unknown") for r in rows if r.change == c]
+    resolved = [Row("resolved", f, previous=True) for f in sorted(d.resolved, key=sort_key)]
+    unseen = [Row("unknown", f, previous=True) for f in sorted(d.unknown, key=sort_key) if f.key not in failing]
+    rest = [r for r in rows if r.change == ""]
+    return first + resolved + unseen + rest
 
 
 def to_csv(report: AuditReport) -> str:
-    """One row per finding, for spreadsheets; the ``change`` column carries the diff (new / open / resolved)."""
+    """One row per finding, for spreadsheets; the ``change`` column carries the diff (new / open / unknown /
+    resolved); the previous report's rows (resolved, or unknown now) have no status and say ``was: ...``."""
     remediation = {c.id: c.remediation for c in report.checks}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for change, f in ordered(report):
+    for change, f, previous in ordered(report):
         writer.writerow(
             [
                 change,
-                f.status if change != "resolved" else "",
+                "" if previous else f.status,
                 f.severity,
                 f.category,
                 f.check_id,
@@ -75,7 +88,7 @@ def to_csv(report: AuditReport) -> str:
                 f.resource_type,
                 f.resource,
                 f.arn or "",
-                f.evidence if change != "resolved" else f"was: {f.evidence}",
+                f"was: {f.evidence}" if previous else f.evidence,
                 "" if f.monthly_saving_usd is None else f"{f.monthly_saving_usd:.2f}",
                 f.suppressed_by or "",
                 remediation.get(f.check_id, ""),

@@ -13,7 +13,16 @@ from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceErro
 from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
 from functions.resource_audit.html import to_html
 from functions.resource_audit.models import ResourceAuditInput
-from functions.resource_audit.plan import GLOBAL, Evaluation, diff, enabled_checks, evaluate, headline, sources_needed
+from functions.resource_audit.plan import (
+    GLOBAL,
+    Evaluation,
+    diff,
+    enabled_checks,
+    evaluate,
+    headline,
+    sources_needed,
+    unaudited,
+)
 from functions.resource_audit.prices import SOURCE
 from functions.resource_audit.render import to_csv, to_json
 from shared.aws import BOTO_CONFIG
@@ -160,6 +169,7 @@ def build_report(
         for index, n in ev.expired_hits.items():
             hits[index] = hits.get(index, 0) + n
     checks = enabled_checks(params)
+    not_audited = unaudited(checks, [(u.account, u.region) for u in ctx.report.units], audited)
     units = [u for u in ctx.report.units if u.region != "*"]
     return AuditReport(
         run_id=ctx.report.run_id,
@@ -168,7 +178,7 @@ def build_report(
         accounts=sorted({u.account for u in units}),
         regions=sorted({u.region for u in units}),
         summary=summarize(findings, len(checks)),
-        diff=diff(previous, findings, audited, problem),
+        diff=diff(previous, findings, audited, problem, unaudited=not_audited),
         expired_suppressions=[
             ExpiredSuppression(check=s.check, resource=s.resource, reason=s.reason, expires=s.expires, matched=n)
             for index, s in enumerate(params.suppressions)
@@ -187,6 +197,7 @@ def build_report(
             for c in checks
         ],
         findings=findings,
+        unaudited=sorted(not_audited),
     )
 
 

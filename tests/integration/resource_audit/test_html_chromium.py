@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.resource_audit.findings import AuditReport
 from functions.resource_audit.html import to_html
 from tests.unit.resource_audit.reports import sample
 
@@ -53,6 +54,11 @@ def visible_rows(dom: str) -> list[tuple[str, str]]:
     return rows
 
 
+def _previous_rows(report: AuditReport) -> int:
+    """Rows of the previous report's failures: resolved, or unknown now (this run could not see them)."""
+    return len(report.diff.resolved) + len(report.diff.unknown)
+
+
 @pytest.fixture
 def page(tmp_path: Path) -> Path:
     path = tmp_path / "report.html"
@@ -73,13 +79,14 @@ def test_it_renders_the_summary_chart_and_by_default_hides_passes(tmp_path: Path
     assert "<svg" in dom
     assert '<b id="savings">$8.00</b>' in dom
     assert '<b id="diff-new">1</b>' in dom
+    assert '<b id="diff-unknown">1</b>' in dom
     rows = visible_rows(dom)
     report = sample()
-    assert {s for s, _ in rows} == {"FAIL", "ERROR", "SUPPRESSED", "RESOLVED"}
-    assert len(rows) == sum(f.status != "PASS" for f in report.findings) + len(report.diff.resolved)
+    assert {s for s, _ in rows} == {"FAIL", "ERROR", "SUPPRESSED", "RESOLVED", "UNKNOWN"}
+    assert len(rows) == sum(f.status != "PASS" for f in report.findings) + _previous_rows(report)
     shown = re.search(r'<span id="shown"[^>]*>([^<]*)</span>', dom)
     assert shown is not None
-    assert shown.group(1) == f"{len(rows)} of {len(report.findings) + 1} findings shown"
+    assert shown.group(1) == f"{len(rows)} of {len(report.findings) + _previous_rows(report)} findings shown"
     assert "i-&lt;script&gt;" in dom  # resource text is escaped, not run
 
 
@@ -113,7 +120,7 @@ def test_sorting_by_saving_puts_the_largest_first(tmp_path: Path, page: Path) ->
     rows = visible_rows(chromium(tmp_path, "--dump-dom", clicked.as_uri()))
     assert "vol-1" in rows[0][1]
     assert "8.00" in rows[0][1]
-    assert len(rows) == len(sample().findings) + 1
+    assert len(rows) == len(sample().findings) + _previous_rows(sample())
 
 
 def test_a_screenshot_of_the_report(tmp_path: Path, page: Path) -> None:

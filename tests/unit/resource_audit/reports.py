@@ -38,6 +38,8 @@ def sample() -> AuditReport:
         finding("ec2-instance-imdsv1", "FAIL", "i-<script>", evidence='HttpTokens="optional" & <b>'),
     ]
     old = finding("ebs-snapshot-public", "FAIL", "snap-1", severity="critical", resource_type="snapshot")
+    unseen = finding("logs-group-no-retention", "FAIL", "/app/old", category="cost", severity="low",
+                     region="us-east-1", resource_type="log-group")  # fmt: skip
     return AuditReport(
         run_id="run-2",
         generated_at=AT,
@@ -49,6 +51,7 @@ def sample() -> AuditReport:
             previous_generated_at=datetime(2025, 3, 3, 5, 6, 7, tzinfo=UTC),
             new=[findings[2]],
             resolved=[old],
+            unknown=[unseen],
             still_open=2,
         ),
         expired_suppressions=[
@@ -68,4 +71,5 @@ def sample() -> AuditReport:
             ),
         ],
         findings=findings,
+        unaudited=["logs-group-no-retention|123456789012|us-east-1"],
     )

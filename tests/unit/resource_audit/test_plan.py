@@ -160,9 +160,12 @@ def test_diff_partitions_failures(before: dict[str, str], after: dict[str, str])
     d = diff(_report(*prev), now, {key})
     failing_now = {r for r, s in after.items() if s == "FAIL"}
     failing_before = {r for r, s in before.items() if s == "FAIL"}
-    assert {f.resource for f in d.new} == failing_now - failing_before
+    assert {f.resource for f in d.new} == {r for r in failing_now - failing_before if before.get(r) != "ERROR"}
     assert d.still_open == len(failing_now & failing_before)
     assert {f.resource for f in d.resolved} == {r for r in failing_before - failing_now if after.get(r) != "ERROR"}
+    assert {f.resource for f in d.unknown} == {r for r in failing_now - failing_before if before.get(r) == "ERROR"} | {
+        r for r in failing_before - failing_now if after.get(r) == "ERROR"
+    }
     assert not {f.resource for f in d.new} & {f.resource for f in d.resolved}
 
 
@@ -227,3 +230,92 @@ def test_an_inventory_that_raises_as_a_whole_errors_every_check_of_its_scope() -
     ev = evaluate(checks, inv, CheckEnv(params, NOW), "region")
     assert {f.status for f in ev.findings} == {"ERROR"}
     assert all("RuntimeError: no client for this region" in f.evidence for f in ev.findings)
+
+
+def _scope_error(check_id: str = "ebs-volume-unattached", **extra: object) -> object:
+    return finding(check_id, "ERROR", "*", evidence="could not list volumes: AccessDenied", **extra)
+
+
+def test_a_failure_whose_check_errored_in_the_previous_report_is_unknown_not_new() -> None:
+    now = [finding("ebs-volume-unattached", "FAIL", "vol-a")]
+    audited = {scope_key(now[0], now[0].account, now[0].region)}
+    d = diff(_report(_scope_error()), now, audited)
+    assert (d.new, [f.resource for f in d.unknown]) == ([], ["vol-a"])
+
+
+def test_a_failure_whose_check_errors_now_is_unknown_not_resolved() -> None:
+    old = finding("ebs-volume-unattached", "FAIL", "vol-a")
+    key = scope_key(old, old.account, old.region)
+    d = diff(_report(old), [_scope_error()], set(), unaudited={key})  # type: ignore[list-item]
+    assert (d.resolved, [f.resource for f in d.unknown]) == ([], ["vol-a"])
+
+
+def test_a_resource_in_error_in_either_report_is_unknown() -> None:
+    was_error = finding("s3-bucket-versioning", "ERROR", "b", resource_type="bucket")
+    failing = finding("s3-bucket-versioning", "FAIL", "b", resource_type="bucket")
+    audited = {scope_key(failing, failing.account, failing.region)}
+    assert [f.resource for f in diff(_report(was_error), [failing], audited).unknown] == ["b"]
+    d = diff(_report(failing), [was_error], audited)
+    assert (d.resolved, [f.resource for f in d.unknown]) == ([], ["b"])
+
+
+def test_scopes_the_previous_run_did_not_audit_make_its_failures_unknown() -> None:
+    """A unit that crashed or ran out of time, or an account that could not be reached, left no findings: what
+    fails there now is not new."""
+    f = finding("ebs-volume-unattached", "FAIL", "vol-a")
+    audited = {scope_key(f, f.account, f.region)}
+    crashed = _report().model_copy(update={"unaudited": [scope_key(f, f.account, f.region)]})
+    assert [x.resource for x in diff(crashed, [f], audited).unknown] == ["vol-a"]
+    unreachable = _report().model_copy(update={"unaudited": [f"*|{f.account}|*"]})
+    assert [x.resource for x in diff(unreachable, [f], audited).unknown] == ["vol-a"]
+    clean = _report().model_copy(update={"unaudited": []})
+    assert [x.resource for x in diff(clean, [f], audited).new] == ["vol-a"]
+
+
+def test_the_scopes_a_run_did_not_audit() -> None:
+    from functions.resource_audit.plan import unaudited
+
+    params = ResourceAuditInput(checks=["ebs-volume-unattached", "iam-root-mfa"])
+    checks = enabled_checks(params)
+    audited = {"ebs-volume-unattached|1|eu-west-1", "iam-root-mfa|1|*"}
+    units = [("1", "eu-west-1"), ("1", "us-east-1"), ("2", "eu-west-1"), ("3", "*")]
+    assert unaudited(checks, units, audited) == {
+        "ebs-volume-unattached|1|us-east-1",
+        "ebs-volume-unattached|2|eu-west-1",
+        "iam-root-mfa|2|*",
+        "*|3|*",
+    }
+
+
+checked = st.sampled_from(["ebs-volume-unattached", "ebs-volume-gp2"])
+errored_checks = st.sets(checked, max_size=2)
+
+
+@given(populations, populations, errored_checks, errored_checks)
+def test_nothing_of_a_check_in_error_in_either_report_is_new_or_resolved(
+    before: dict[str, str], after: dict[str, str], err_before: set[str], err_after: set[str]
+) -> None:
+    prev, now = [], []
+    for check_id in ("ebs-volume-unattached", "ebs-volume-gp2"):
+        prev += [_scope_error(check_id)] if check_id in err_before else [
+            finding(check_id, s, r) for r, s in before.items()
+        ]  # fmt: skip
+        now += (
+            [_scope_error(check_id)] if check_id in err_after else [finding(check_id, s, r) for r, s in after.items()]
+        )
+    audited = {f"{c}|123456789012|eu-west-1" for c in ("ebs-volume-unattached", "ebs-volume-gp2")} - {
+        f"{c}|123456789012|eu-west-1" for c in err_after
+    }
+    d = diff(_report(*prev), now, audited, unaudited={f"{c}|123456789012|eu-west-1" for c in err_after})  # type: ignore[arg-type]
+    errored = err_before | err_after
+    assert not {f.check_id for f in d.new + d.resolved} & errored
+    failing_now = {f.key for f in now if f.status == "FAIL"}  # type: ignore[attr-defined]
+    failing_before = {f.key for f in prev if f.status == "FAIL"}  # type: ignore[attr-defined]
+    # every failure now is new, still open or unknown, exactly one of them
+    new, unknown = {f.key for f in d.new}, {f.key for f in d.unknown}
+    assert new | (failing_now & failing_before) | (unknown & failing_now) == failing_now
+    assert not new & unknown
+    in_error = {f.key for f in prev + now if f.status == "ERROR"}  # type: ignore[attr-defined]
+    assert {f.key for f in d.unknown} == {
+        k for k in failing_now ^ failing_before if k.split("|")[0] in errored or k in in_error
+    }

@@ -43,13 +43,17 @@ def test_json_reads_back_into_the_same_model_and_puts_summary_and_diff_first() -
     assert AuditReport.from_json(to_json(report)) == report
 
 
-def test_csv_has_one_row_per_finding_plus_resolved_ones_with_the_diff_first() -> None:
+def test_csv_has_one_row_per_finding_plus_resolved_and_unknown_ones_with_the_diff_first() -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(sample()))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert len(rows) == len(sample().findings) + 1
+    assert len(rows) == len(sample().findings) + len(sample().diff.resolved) + len(sample().diff.unknown)
     assert [r["change"] for r in rows[:4]] == ["new", "open", "open", "open"]
     assert rows[0]["resource"] == "sg-1"
     resolved = [r for r in rows if r["change"] == "resolved"]
     assert [(r["resource"], r["status"]) for r in resolved] == [("snap-1", "")]
     assert resolved[0]["evidence"].startswith("was: ")
     assert {r["remediation"] for r in rows if r["check_id"] == "ebs-volume-unattached"} == {"delete it"}
+    unknown = [r for r in rows if r["change"] == "unknown"]
+    assert [(r["resource"], r["status"], r["evidence"]) for r in unknown] == [
+        ("/app/old", "", "was: evidence for /app/old")
+    ]
