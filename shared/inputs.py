@@ -16,16 +16,67 @@ import os
 import re
 from collections.abc import Mapping
 from types import UnionType
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import InputError
+from shared.partitions import check_region, partition_ids, partition_of
 
 ENV_PREFIX = "DEVOPS_TASKS_"
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+Region = Annotated[str, AfterValidator(check_region)]
+"""A region botocore's partition data knows (checked without any AWS call)."""
+
+
+def _region_or_all(value: str) -> str:
+    return value if value == "all" else check_region(value)
+
+
+_IAM_NAME = r"[A-Za-z0-9_+=,.@-]"
+ROLE_NAME_RE = re.compile(_IAM_NAME + "{1,64}")
+ROLE_ARN_RE = re.compile(
+    rf"arn:(?P<partition>[a-z-]+):iam::(?P<account>\d{{12}}):role/(?P<path>(?:{_IAM_NAME}+/)*)(?P<name>{_IAM_NAME}{{1,64}})"
+)
+"""IAM's rules for role names (1-64 of ``A-Za-z0-9_+=,.@-``) and role ARNs of any partition, matched whole.
+
+Path segments are held to the name's characters (IAM allows more punctuation in paths; none of it is needed here,
+and ``*`` would read as a wildcard to a person reviewing the input)."""
+
+
+def check_role_arn(value: str) -> str:
+    """A role ARN of a partition botocore knows (``arn:aws-cn:iam::123456789012:role/path/name``), else ValueError."""
+    found = ROLE_ARN_RE.fullmatch(value)
+    if found is None or len(value) > 2048 or len(found["path"]) > 511:
+        raise ValueError(f"{value!r} is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)")
+    if found["partition"] not in partition_ids():
+        raise ValueError(f"{value!r}: unknown partition {found['partition']!r} (known: {sorted(partition_ids())})")
+    return value
+
+
+def check_role(value: str) -> str:
+    """An IAM role name, or a role ARN (see :func:`check_role_arn`)."""
+    if value.startswith("arn:"):
+        return check_role_arn(value)
+    if ROLE_NAME_RE.fullmatch(value) is None:
+        raise ValueError(f"{value!r} is not an IAM role name (1-64 of A-Z a-z 0-9 _+=,.@-) nor a role ARN")
+    return value
+
+
+RoleArn = Annotated[str, AfterValidator(check_role_arn)]
+"""A role ARN checked against IAM's rules before it reaches STS."""
+
+
+def arn_account(arn: str) -> str:
+    """The account of a (checked) role ARN."""
+    return arn.split(":")[4]
+
+
+def arn_partition(arn: str) -> str:
+    """The partition of a (checked) role ARN."""
+    return arn.split(":")[1]
 
 
 class AccountConfig(BaseModel):
@@ -34,8 +85,19 @@ class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     account_id: str = Field(pattern=r"^\d{12}$")
-    role: str = Field(min_length=1, description="role name in that account, or a full role ARN")
+    role: Annotated[str, AfterValidator(check_role)] = Field(
+        description="role name in that account, or a full role ARN (in that account)"
+    )
     external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> AccountConfig:
+        if self.role.startswith("arn:") and arn_account(self.role) != self.account_id:
+            raise ValueError(
+                f"role {self.role} is in account {arn_account(self.role)}, not in account_id {self.account_id}: "
+                "the unit would be reported under the wrong account"
+            )
+        return self
 
 
 class ScheduledBy(BaseModel):
@@ -54,7 +116,7 @@ class TaskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dry_run: bool = False
-    regions: list[str] = Field(
+    regions: list[Annotated[str, AfterValidator(_region_or_all)]] = Field(
         default_factory=list,
         description="regions to work in; empty means the function's own region, ['all'] every enabled one",
     )
@@ -73,12 +135,28 @@ class TaskSettings(BaseModel):
     @field_validator("regions")
     @classmethod
     def _check_regions(cls, value: list[str]) -> list[str]:
-        if value == ["all"]:
+        if "all" in value:
+            if value != ["all"]:
+                raise ValueError("'all' stands alone: ['all'] means every enabled region")
             return value
-        bad = [r for r in value if not REGION_RE.match(r)]
-        if bad:
-            raise ValueError(f"not a region name: {', '.join(bad)} (use names like eu-west-1, or ['all'])")
-        return list(dict.fromkeys(value))
+        partitions = {region: partition_of(region) for region in dict.fromkeys(value)}
+        if len(set(partitions.values())) > 1:
+            named = ", ".join(f"{region} ({partition})" for region, partition in partitions.items())
+            raise ValueError(f"one run works in one partition (one set of credentials), got {named}")
+        return list(partitions)
+
+    @model_validator(mode="after")
+    def _accounts_in_the_regions_partition(self) -> TaskSettings:
+        if not self.regions or self.regions == ["all"]:
+            return self
+        partition = partition_of(self.regions[0])
+        for acct in self.accounts:
+            if acct.role.startswith("arn:") and arn_partition(acct.role) != partition:
+                raise ValueError(
+                    f"accounts: role {acct.role} is in partition {arn_partition(acct.role)}, the regions "
+                    f"({', '.join(self.regions)}) in {partition}"
+                )
+        return self
 
     @field_validator("report_prefix")
     @classmethod

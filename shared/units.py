@@ -9,10 +9,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import botocore
+
 from shared.aws import Clients, enabled_regions, role_arn_for
 from shared.clock import TimeBudget
+from shared.errors import InputError
 from shared.inputs import TaskSettings
 from shared.observability import logger
+from shared.partitions import partition_of
 from shared.report import UnitResult
 
 
@@ -40,6 +44,7 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
     """
     # STS goes to the configured region, or else to the first region asked for (e.g. the CLI's --region).
     sts_region = settings.regions[0] if settings.regions and settings.regions != ["all"] else None
+    _check_partition(settings, base)
     targets: list[tuple[str, Callable[[], Clients]]] = []
     if settings.accounts:
         for acct in settings.accounts:
@@ -69,8 +74,38 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
             logger.error("account unreachable", account=account, error=str(exc))
             unreachable.append(result)
             continue
-        units.extend(Unit(account, region, clients) for region in regions)
+        for region in regions:
+            if partition_of(region) is None:
+                unreachable.append(_unknown_region(account, region))
+            else:
+                units.append(Unit(account, region, clients))
     return units, unreachable
+
+
+def _check_partition(settings: TaskSettings, base: Clients) -> None:
+    """Regions asked for must be in the partition of the credentials' region: one is refused before any call."""
+    home = base.session.region_name
+    if not home or not settings.regions or settings.regions == ["all"]:
+        return
+    theirs, ours = partition_of(settings.regions[0]), partition_of(home)
+    if ours is not None and theirs != ours:
+        raise InputError(
+            f"regions: {settings.regions[0]} is in partition {theirs}, but these credentials are for "
+            f"{home} in partition {ours}: run in {theirs} with credentials (and a region) of that partition"
+        )
+
+
+def _unknown_region(account: str, region: str) -> UnitResult:
+    """An enabled region (DescribeRegions) that botocore has no data for: a failed unit, never worked in."""
+    result = UnitResult(account=account, region=region, complete=False)
+    result.fail(
+        "region",
+        f"region {region} is enabled in the account but botocore {botocore.__version__} does not know it: "
+        "upgrade botocore to work there",
+        resource=region,
+    )
+    logger.error("region unknown to botocore", account=account, region=region)
+    return result
 
 
 def run_units(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import TaskSettings
+from shared.inputs import RoleArn, TaskSettings
 
 Operation = Literal["promote", "move", "retain"]
 PLACEHOLDERS = ("project", "branch", "build", "version")
@@ -228,8 +228,8 @@ class ArtefactMoverInput(TaskSettings):
     )
     source: PlaceInput | None = Field(default=None, description="explicit source, instead of the layout")
     destination: PlaceInput | None = Field(default=None, description="explicit destination, instead of the layout")
-    source_role_arn: str | None = Field(default=None, description="role for the source bucket's account")
-    destination_role_arn: str | None = Field(default=None, description="role for the destination bucket's account")
+    source_role_arn: RoleArn | None = Field(default=None, description="role for the source bucket's account")
+    destination_role_arn: RoleArn | None = Field(default=None, description="role for the destination bucket's account")
     storage_class: Literal[STORAGE_CLASSES] | None = Field(default=None, description="of promoted/moved copies")  # type: ignore[valid-type]
     archive_storage_class: Literal[STORAGE_CLASSES] | None = Field(  # type: ignore[valid-type]
         default=None, description="of archived builds (e.g. GLACIER_IR)"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import TaskSettings
+from shared.inputs import Region, TaskSettings
 
 TAG_PREFIX = "devops-tasks:"
 MANAGED_TAG = f"{TAG_PREFIX}managed"
@@ -54,7 +54,7 @@ class DrCopy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+    region: Region
     kms_key_id: str | None = Field(default=None, description="key in the DR region; the copy is encrypted with it")
     max_in_flight: int = Field(default=20, ge=1, le=20, description="copies pending at once per DR region")
 

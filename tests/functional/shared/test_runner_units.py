@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from shared.aws import Clients, enabled_regions
-from shared.errors import RunFailed
+from shared.errors import InputError, RunFailed
 from shared.inputs import TaskSettings
 from shared.report import Action, UnitResult
 from shared.runner import RunContext, Task, execute
@@ -171,3 +172,34 @@ def test_without_any_region_the_failure_says_which_setting_boto3_reads(monkeypat
     with pytest.raises(RunFailed) as failed:
         execute(COUNT, {}, clients=Clients(), clock=lambda: NOW)
     assert "AWS_DEFAULT_REGION" in failed.value.report["units"][0]["failures"][0]["message"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_all_regions_never_runs_a_region_botocore_does_not_know_and_says_so() -> None:
+    # moto (and an account enabled for a region newer than this botocore) can list a region botocore has no data
+    # for: it is a failed unit with the reason, never worked in and never silently dropped.
+    session = boto3.Session()
+
+    def with_unknown_region(parsed: dict[str, Any], **_: object) -> None:
+        parsed["Regions"].append({"RegionName": "xx-fake-9", "OptInStatus": "opted-in"})
+
+    session.events.register("after-call.ec2.DescribeRegions", with_unknown_region)
+    seen: list[str] = []
+    task = Task(name="seen", params_model=TaskSettings, work=lambda params, unit, result, ctx: seen.append(unit.region))
+    with pytest.raises(RunFailed) as failed:
+        execute(task, {"regions": ["all"]}, clients=Clients(session), clock=lambda: NOW)
+    assert "xx-fake-9" not in seen
+    assert "eu-west-1" in seen
+    bad = [u for u in failed.value.report["units"] if u["region"] == "xx-fake-9"]
+    assert len(bad) == 1
+    assert "botocore" in bad[0]["failures"][0]["message"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_regions_of_another_partition_than_the_credentials_are_refused_before_any_call() -> None:
+    session = boto3.Session(region_name="eu-west-1")
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    with pytest.raises(InputError, match=r"cn-north-1.*aws-cn.*eu-west-1.*aws"):
+        execute(COUNT, {"regions": ["cn-north-1"]}, clients=Clients(session), clock=lambda: NOW)
+    assert calls == []

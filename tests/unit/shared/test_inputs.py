@@ -112,3 +112,89 @@ def test_env_defaults_of_string_fields_stay_strings_even_when_they_look_like_jso
     assert settings.report_prefix == "true"
     assert settings.dry_run is False
     assert settings.max_workers == 4
+
+
+@pytest.mark.parametrize("region", ["xx-fake-9", "eu-fake-1", "us-east-99", "aws-global", "cn-north-7"])
+def test_a_region_name_botocore_does_not_know_is_refused_though_it_looks_like_one(region: str) -> None:
+    with pytest.raises(InputError, match=rf"regions\.0: .*{region}.*not a region"):
+        parse_input({"regions": [region]}, Example, env={})
+
+
+@pytest.mark.parametrize("regions", [["cn-north-1", "cn-northwest-1"], ["us-gov-west-1"], ["eu-west-1", "ap-south-2"]])
+def test_regions_of_any_partition_are_accepted(regions: list[str]) -> None:
+    assert parse_input({"regions": regions}, Example, env={}).regions == regions
+
+
+def test_one_run_stays_in_one_partition() -> None:
+    with pytest.raises(InputError, match=r"regions: .*eu-west-1 \(aws\).*cn-north-1 \(aws-cn\)"):
+        parse_input({"regions": ["eu-west-1", "cn-north-1"]}, Example, env={})
+
+
+def test_all_is_alone_in_the_region_list() -> None:
+    with pytest.raises(InputError, match="regions"):
+        parse_input({"regions": ["all", "eu-west-1"]}, Example, env={})
+
+
+ACCOUNT = "123456789012"
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "arn:aws:iam::*:role/*",
+        "arn:aws:iam::123456789012:role/*",
+        "member\n",
+        "arn:aws:iam::123456789012:role/member\n",
+        'mem"ber',
+        "mem ber",
+        "memb\u00e9r",
+        "x" * 65,
+        "arn:aws:iam::123456789012:user/member",
+        "arn:aws:sts::123456789012:role/member",
+        "arn:aws-mars:iam::123456789012:role/member",
+        "arn:aws:iam::123456789012:role/",
+        "arn:aws:iam::123456789012:role//member",
+        "",
+    ],
+)
+def test_a_role_that_is_not_an_iam_role_name_or_role_arn_is_refused(role: str) -> None:
+    with pytest.raises(InputError, match=r"accounts\.0\.role"):
+        parse_input({"accounts": [{"account_id": ACCOUNT, "role": role}]}, Example, env={})
+
+
+@pytest.mark.parametrize(
+    ("role", "regions"),
+    [
+        ("member", []),
+        ("devops+tasks=a,b.c@d-e_f", []),
+        ("x" * 64, []),
+        ("arn:aws:iam::123456789012:role/member", []),
+        ("arn:aws:iam::123456789012:role/teams/ops/member", []),
+        ("arn:aws-cn:iam::123456789012:role/member", ["cn-north-1"]),
+        ("arn:aws-us-gov:iam::123456789012:role/member", ["us-gov-west-1"]),
+    ],
+)
+def test_iam_role_names_and_role_arns_of_any_partition_are_accepted(role: str, regions: list[str]) -> None:
+    settings = parse_input({"accounts": [{"account_id": ACCOUNT, "role": role}], "regions": regions}, Example, env={})
+    assert settings.accounts[0].role == role
+
+
+def test_an_account_id_that_differs_from_its_role_arn_account_is_refused() -> None:
+    with pytest.raises(InputError, match=r"accounts\.0: .*222222222222.*111111111111"):
+        parse_input(
+            {"accounts": [{"account_id": "111111111111", "role": "arn:aws:iam::222222222222:role/member"}]},
+            Example,
+            env={},
+        )
+
+
+def test_a_role_arn_of_another_partition_than_the_regions_is_refused() -> None:
+    with pytest.raises(InputError, match=r"accounts.*aws-cn.*eu-west-1"):
+        parse_input(
+            {
+                "accounts": [{"account_id": ACCOUNT, "role": f"arn:aws-cn:iam::{ACCOUNT}:role/m"}],
+                "regions": ["eu-west-1"],
+            },
+            Example,
+            env={},
+        )
