@@ -12,7 +12,8 @@ _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
 
 # Objects AWS writes next to the logs that are not logs.
 SKIP_KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"(?:^|/)AWSLogs/{_ACCOUNT}/ELBAccessLogTestFile$"), "ELB access-log test object"),
+    # ELB writes it to <prefix>/AWSLogs/<acct>/ELBAccessLogTestFile; recognised by its name under any prefix.
+    (re.compile(r"(?:^|/)ELBAccessLogTestFile$"), "ELB access-log test object"),
     (re.compile(r"(?:^|/)CloudTrail-Digest/"), "CloudTrail digest file"),
 )
 

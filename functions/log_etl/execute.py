@@ -60,13 +60,14 @@ class ObjectOutcome:
     quarantine_key: str | None = None
     manifest_key: str | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
         return self.lines_in == self.rows_out + self.rows_rejected + self.lines_skipped
 
     def detail(self) -> dict[str, Any]:
-        """For the run report: conservation counts, outputs and the commonest reject reasons."""
+        """For the run report: conservation counts, outputs, the commonest reject reasons and every skip reason."""
         top = sorted(self.reject_reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         return {
             "format": self.format,
@@ -82,6 +83,7 @@ class ObjectOutcome:
             "files": [p.key for p in self.partitions],
             "quarantine": self.quarantine_key,
             "reject_reasons": dict(top),
+            "skip_reasons": dict(sorted(self.skip_reasons.items())),
         }
 
 
@@ -139,7 +141,7 @@ def load_object(
         spool_dir=spool_dir,
     )
     quarantine = QuarantineWriter(obj.bucket, obj.key, spool_dir=spool_dir)
-    parser = open_parser(body, log_format)
+    parser = open_parser(body, log_format, layout=params.layout_for(log_format, obj.key))
     try:
         try:
             for block in parser:
@@ -156,6 +158,7 @@ def load_object(
             counts = parser.counts
             outcome.lines_in, outcome.rows_out = counts.lines_in, counts.rows_out
             outcome.rows_rejected, outcome.lines_skipped = counts.rows_rejected, counts.lines_skipped
+            outcome.skip_reasons = dict(counts.skip_reasons)
             files = writer.close()
         outcome.reject_reasons = dict(quarantine.reasons)
         for part in files:

@@ -61,10 +61,11 @@ _READ_TYPES: dict[Kind, pa.DataType] = {
 
 @dataclass(frozen=True)
 class Field:
-    """One delimited token of a log line."""
+    """One delimited token of a log line; ``values``, when set, are the only tokens the field may hold."""
 
     name: str
     kind: Kind = Kind.STR
+    values: frozenset[str] | None = None
 
 
 class EventTime(enum.Enum):
@@ -78,10 +79,17 @@ class EventTime(enum.Enum):
 
 @dataclass(frozen=True)
 class Layout:
-    """The token list that the lines of one object follow."""
+    """The token list that the lines of one object follow.
+
+    A line has at least ``min_fields`` tokens; tokens after the known fields go to ``extra_fields``, unless
+    ``max_fields`` caps them (a layout that cannot tell where a line's fields are when it has more). ``origin`` says
+    where the layout came from, for the reasons of rejected lines.
+    """
 
     fields: tuple[Field, ...]
     min_fields: int
+    max_fields: int | None = None
+    origin: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -92,8 +100,13 @@ class Layout:
 class LogFormat:
     """A delimited AWS log format.
 
-    ``is_skip_line`` tells non-log lines (headers, test objects) from data; ``layout_from_header`` reads a
-    header line that defines the layout of the lines after it (VPC custom formats, CloudFront #Fields).
+    ``is_skip_line`` tells non-log lines (headers, test objects) from data and names them; ``layout_from_header``
+    reads a header line that defines the layout of the lines after it (VPC custom formats, CloudFront #Fields);
+    ``layout_from_config``, when the format has one, reads the field list the source was configured with (a VPC
+    flow log's LogFormat) for files without a header, and raises ``ValueError`` saying what is wrong with it.
+
+    In a ``quoted`` format a field is either bare (no quote, no delimiter) or opens with a quote at its start and
+    closes at the next quote, which the delimiter or the end of the line follows; any other quote is malformed.
     """
 
     name: str
@@ -104,6 +117,7 @@ class LogFormat:
     event_time_fields: tuple[str, ...]
     is_skip_line: Callable[[str], str | None]
     layout_from_header: Callable[[str], Layout | None]
+    layout_from_config: Callable[[str], Layout] | None = None
 
 
 def identifier(aws_name: str) -> str:
@@ -117,8 +131,9 @@ def _no_header(_line: str) -> Layout | None:
 
 
 # --- ALB: docs 2023-06 field list (1-29), then fields AWS appended later (30-33). ---
+ALB_TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
 ALB_FIELDS = (
-    Field("type"),
+    Field("type", values=ALB_TYPES),
     Field("time", Kind.ISO_TS),
     Field("elb"),
     Field("client", Kind.HOSTPORT),
@@ -154,9 +169,13 @@ ALB_FIELDS = (
 )
 
 
+_ELB_TEST_LINE = re.compile(r"Enable AccessLog(?: for ELB: .*)?")
+
+
 def _alb_skip(line: str) -> str | None:
-    # ELB writes this object (ELBAccessLogTestFile) when access logging is switched on.
-    if line.strip() == "Enable AccessLog":
+    # ELB writes this object (ELBAccessLogTestFile) when access logging is switched on: one line,
+    # "Enable AccessLog for ELB: <name> at <time>"; it may be read under any key (a copy, a forced format).
+    if _ELB_TEST_LINE.fullmatch(line.strip()):
         return "ELB access-log test object"
     return None
 
@@ -264,9 +283,11 @@ VPC_DEFAULT_NAMES = (
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 
 
-def _vpc_layout(names: Sequence[str]) -> Layout:
+def _vpc_layout(names: Sequence[str], origin: str = "") -> Layout:
+    # A flow log's format is fixed when it is created: every record has exactly its fields, so a line with more
+    # is not a record of that format (AWS adds fields as new format versions, never to an existing flow log).
     fields = tuple(Field(n, VPC_KINDS.get(n, Kind.STR)) for n in names)
-    return Layout(fields, min_fields=len(fields))
+    return Layout(fields, min_fields=len(fields), max_fields=len(fields), origin=origin)
 
 
 def _vpc_header(line: str) -> Layout | None:
@@ -277,7 +298,31 @@ def _vpc_header(line: str) -> Layout | None:
     known = sum(n in VPC_KNOWN_NAMES for n in names)
     if known * 2 < len(names):
         return None
-    return _vpc_layout(names)
+    return _vpc_layout(names, "the header line")
+
+
+_LOG_FORMAT = re.compile(r"\$\{([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)\}(?: \$\{([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)\})*")
+_LOG_FORMAT_FIELD = re.compile(r"\$\{([^}]*)\}")
+
+
+def vpc_layout_from_log_format(log_format: str) -> Layout:
+    """The layout of a flow log created with ``log_format`` (``${version} ${account-id} ...``, its LogFormat).
+
+    Field names this release does not know are kept as string columns; the format must name ``start`` or ``end``,
+    where the event time comes from.
+    """
+    if not _LOG_FORMAT.fullmatch(log_format):
+        raise ValueError(
+            f"log_format must be ${{field}} names separated by single spaces, as the flow log's LogFormat "
+            f"('${{version}} ${{account-id}} ${{interface-id}} ...'), got {log_format[:80]!r}"
+        )
+    names = [identifier(n) for n in _LOG_FORMAT_FIELD.findall(log_format)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"log_format names a field more than once: {', '.join(repeated)}")
+    if not {"start", "end"} & set(names):
+        raise ValueError("log_format must name start or end: the event time of a record comes from them")
+    return _vpc_layout(names, "the configured log format")
 
 
 def _vpc_skip(line: str) -> str | None:
@@ -290,11 +335,12 @@ VPC_FLOW = LogFormat(
     name="vpc_flow",
     delimiter=" ",
     quoted=False,
-    default_layout=_vpc_layout(VPC_DEFAULT_NAMES),
+    default_layout=_vpc_layout(VPC_DEFAULT_NAMES, "the default format (no header line and no configured log format)"),
     event_time=EventTime.EPOCH_START,
     event_time_fields=("start", "end"),
     is_skip_line=_vpc_skip,
     layout_from_header=_vpc_header,
+    layout_from_config=vpc_layout_from_log_format,
 )
 
 # --- CloudFront standard (legacy) logs: W3C, tab separated, #Version/#Fields headers. ---
@@ -333,7 +379,9 @@ def _cloudfront_header(line: str) -> Layout | None:
     names = line[len("#Fields:") :].split()
     if "date" not in names or "time" not in names:
         return None
-    return _cloudfront_layout(names)
+    # The header names the fields every record of the file has: a shorter record is truncated, not older.
+    fields = _cloudfront_layout(names).fields
+    return Layout(fields, min_fields=len(fields), origin="the #Fields header")
 
 
 def _cloudfront_skip(line: str) -> str | None:

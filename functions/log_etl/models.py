@@ -6,12 +6,39 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from functions.log_etl.formats import DELIMITED_FORMATS, Layout
 from shared.inputs import TaskSettings
 
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _PREFIX_FIELDS = ("prefix", "lake_prefix", "quarantine_prefix", "manifest_prefix")
+FormatName = Literal["alb", "s3_access", "vpc_flow", "cloudfront", "cloudtrail"]
+
+
+class CustomFormat(BaseModel):
+    """The field list a log source was configured with, for the objects under ``prefix`` that carry no header.
+
+    For ``vpc_flow``: the flow log's LogFormat, e.g. ``${version} ${vpc-id} ${srcaddr} ... ${start} ${end}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: FormatName
+    prefix: str = Field(description="source key prefix the format applies to ('' for every key)")
+    log_format: str = Field(min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _readable(self) -> CustomFormat:
+        self.layout()
+        return self
+
+    def layout(self) -> Layout:
+        """The layout of the lines; raises ``ValueError`` naming what is wrong with ``log_format``."""
+        fmt = DELIMITED_FORMATS.get(self.format)
+        if fmt is None or fmt.layout_from_config is None:
+            raise ValueError(f"{self.format} has no configurable log format")
+        return fmt.layout_from_config(self.log_format)
 
 
 class LogEtlInput(TaskSettings):
@@ -28,8 +55,13 @@ class LogEtlInput(TaskSettings):
     start: date | datetime | None = Field(default=None, description="backfill: last modified at or after (UTC)")
     end: date | datetime | None = Field(default=None, description="backfill: last modified before (UTC)")
     lookback_days: float = Field(default=2.0, gt=0, le=3660, description="backfill window when start is not set")
-    format: Literal["alb", "s3_access", "vpc_flow", "cloudfront", "cloudtrail"] | None = Field(
+    format: FormatName | None = Field(
         default=None, description="parse every object as this format instead of detecting it from the key"
+    )
+    custom_formats: list[CustomFormat] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="per source prefix, the log format the source was configured with (objects without a header)",
     )
     reprocess: bool = Field(default=False, description="load objects again even when their manifest exists")
     max_objects: int = Field(default=10_000, ge=1, le=1_000_000, description="objects loaded per run at most")
@@ -50,6 +82,16 @@ class LogEtlInput(TaskSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip("/")
+
+    @field_validator("custom_formats")
+    @classmethod
+    def _one_per_prefix(cls, value: list[CustomFormat]) -> list[CustomFormat]:
+        seen: set[tuple[str, str]] = set()
+        for entry in value:
+            if (entry.format, entry.prefix) in seen:
+                raise ValueError(f"two log formats for {entry.format} under {entry.prefix!r}")
+            seen.add((entry.format, entry.prefix))
+        return value
 
     @field_validator("keys")
     @classmethod
@@ -75,6 +117,13 @@ class LogEtlInput(TaskSettings):
 
     def table_name(self, log_format: str) -> str:
         return f"{self.table_prefix}{log_format}"
+
+    def layout_for(self, log_format: str, key: str) -> Layout | None:
+        """The configured layout of ``log_format`` for the object at ``key``: the longest matching prefix's."""
+        matching = [c for c in self.custom_formats if c.format == log_format and key.startswith(c.prefix)]
+        if not matching:
+            return None
+        return max(matching, key=lambda c: len(c.prefix)).layout()
 
 
 def _utc(value: date | datetime) -> datetime:

@@ -1,33 +1,45 @@
 """Streaming, vectorised parser for the delimited AWS log formats (ALB, S3 access, VPC flow, CloudFront).
 
 Blocks of whole lines go through pyarrow's CSV reader; lines it cannot take (wrong field count, a value that
-does not convert, stray quotes) go through ``rows.convert`` one by one, which parses or rejects them with a
-reason. A block the reader fails on as a whole (a value that does not convert) is halved until the parts that
+does not convert, malformed quoting) go through ``rows.parse_line`` one by one, which parses or rejects them with
+a reason. A block the reader fails on as a whole (a value that does not convert) is halved until the parts that
 fail are small, so a bad line costs its neighbourhood, not its block. Reading, decompressing and the byte-level
 checks of the next block run on a background thread while this one is parsed. Memory is bounded by a few
 ``block_size`` blocks plus ``max_line_bytes`` whatever the object size.
+
+Quoting is checked before the CSV reader sees a block, because the reader is lenient where the formats are not: it
+reads ``"a"b`` as ``ab`` and a quote inside a bare field as a character, so a line with a closing quote not
+followed by the delimiter would load as a row whose fields are shifted or merged. Lines whose quotes do not
+delimit fields are replaced by a one-field marker, so the reader hands them to the line-by-line parser, which
+rejects them with the reason.
 """
 
 from __future__ import annotations
 
 import io
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from functions.log_etl.cloudtrail import CloudTrailParser
 from functions.log_etl.formats import CLOUDTRAIL, DELIMITED_FORMATS, EXTRA_FIELDS, Layout, LogFormat
-from functions.log_etl.rows import EXTRA_TYPE, FieldError, NeedsLineByLine, RowBuffer, convert, finish, tokenize
+from functions.log_etl.rows import EXTRA_TYPE, FieldError, NeedsLineByLine, RowBuffer, finish, parse_line, tokenize
 from functions.log_etl.stream import Counts, ParsedBlock, Prefetch, Readable, Rejected, open_decompressed
 
 DEFAULT_BLOCK_SIZE = 4 << 20
 DEFAULT_MAX_LINE_BYTES = 256 << 10
 _EXTRA_SEP = "\x1f"
-_STRAY_MARKER = b"\x00"
+_MARKER = b"\x00"  # one field: stands in for a line with malformed quoting, which goes line by line
 _LINE_BY_LINE_UP_TO = 64  # lines: a failed block this small goes line by line rather than being halved again
+_BLANK = "blank line"
+_QUOTE, _NEWLINE, _CR = ord('"'), ord("\n"), ord("\r")
 
 
 @dataclass
@@ -36,8 +48,7 @@ class _Block:
     first_line: int  # 1-based number of the block's first line in the object
     lines: int  # newline-terminated lines in data
     utf8: bool = False  # data is known to be valid UTF-8, so the CSV reader need not check each value
-    suspect: bool = False  # an odd number of quotes in a quoted format: a stray quote somewhere
-    isolated: _Block | None = None  # a suspect block with its stray-quote lines isolated (_isolate_stray_quotes)
+    isolated: _Block | None = None  # the block with its malformed-quoting lines replaced by markers
     stray: dict[int, bytes] = field(default_factory=dict)  # 0-based line index -> the line a marker replaced
 
 
@@ -64,16 +75,17 @@ class DelimitedParser:
         fileobj: Readable,
         log_format: LogFormat | str,
         *,
+        layout: Layout | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self._fileobj = fileobj
         self.format = DELIMITED_FORMATS[log_format] if isinstance(log_format, str) else log_format
-        self.layout = self.format.default_layout
+        self.layout = layout or self.format.default_layout  # a header line in the object replaces it
         self.block_size = block_size
         self.max_line_bytes = max_line_bytes
         self.counts = Counts()
-        self._reader: Prefetch[tuple[_Block, list[Rejected], int]] | None = None
+        self._reader: Prefetch[tuple[_Block, list[Rejected], Counter[str]]] | None = None
 
     def __iter__(self) -> Iterator[ParsedBlock]:
         # Reading, decompressing and cutting blocks run on a background thread, a block ahead of the parsing.
@@ -82,8 +94,8 @@ class DelimitedParser:
             for block, rejects, skipped in self._reader:
                 parsed = self._parse_block(block)
                 parsed.rejects[:0] = rejects
-                parsed.skipped += skipped
-                parsed.lines += len(rejects) + skipped
+                parsed.skip_reasons.update(skipped)
+                parsed.lines += len(rejects) + skipped.total()
                 self.counts.add(parsed)
                 if parsed.table.num_rows or parsed.rejects or parsed.skipped:
                     yield parsed
@@ -96,22 +108,23 @@ class DelimitedParser:
             self._reader.close()
             self._reader = None
 
-    def _prepared_blocks(self) -> Iterator[tuple[_Block, list[Rejected], int]]:
-        """(block, lines rejected before it, leading lines skipped); on the reading thread."""
+    def _prepared_blocks(self) -> Iterator[tuple[_Block, list[Rejected], Counter[str]]]:
+        """(block, lines rejected before it, leading lines skipped by reason); on the reading thread."""
         first = True
         for block, rejects in self._blocks(open_decompressed(self._fileobj)):
-            skipped = 0
+            skipped: Counter[str] = Counter()
             if first:
                 block, skipped = self._leading_skips(block)
                 first = False
             yield self._prepare(block), rejects, skipped
 
     def _prepare(self, block: _Block) -> _Block:
-        """Byte-level checks of a block, done ahead on the reading thread: UTF-8 validity, stray quotes."""
+        """Byte-level checks of a block, done ahead on the reading thread: UTF-8 validity, quoting."""
         block.utf8 = _valid_utf8(block.data)
-        if self.format.quoted and block.data.count(b'"') % 2 == 1:
-            block.suspect = True
-            block.isolated = _isolate_one_stray_quote(block)
+        if self.format.quoted:
+            malformed = _malformed_quoting(block.data, ord(self.format.delimiter))
+            if malformed:
+                block.isolated = _isolate(block, malformed)
         return block
 
     def _blocks(self, stream: Readable) -> Iterator[tuple[_Block, list[Rejected]]]:
@@ -156,37 +169,31 @@ class DelimitedParser:
     def _too_long(self, line_no: int, head: bytes) -> Rejected:
         return Rejected(line_no, f"line longer than {self.max_line_bytes} bytes", head[: self.max_line_bytes])
 
-    def _leading_skips(self, block: _Block) -> tuple[_Block, int]:
-        """Drops header/test lines at the top of the object; a header may set the layout."""
-        data, start, skipped = block.data, 0, 0
+    def _leading_skips(self, block: _Block) -> tuple[_Block, Counter[str]]:
+        """Drops header/test lines at the top of the object, counted by reason; a header may set the layout."""
+        data, start, skipped = block.data, 0, Counter[str]()
         while start < len(data):
             end = data.find(b"\n", start)
             line = data[start:end].decode("utf-8", "replace").rstrip("\r")
-            if self.format.is_skip_line(line) is None and line:
+            reason = self.format.is_skip_line(line) if line.strip() else _BLANK
+            if reason is None:
                 break
             header = self.format.layout_from_header(line)
             if header is not None:
                 self.layout = header
-            skipped += 1
+            skipped[reason] += 1
             start = end + 1
-        return _Block(data[start:], block.first_line + skipped, block.lines - skipped), skipped
+        n = skipped.total()
+        return _Block(data[start:], block.first_line + n, block.lines - n), skipped
 
     def _parse_block(self, block: _Block) -> ParsedBlock:
         n_lines = block.lines
         if not n_lines:
-            return ParsedBlock(self._empty_table(), [], 0, lines=0)
-        # A stray quote (odd count) has been isolated ahead; two of them (even count) show up as a failure here.
-        if not block.suspect:
-            try:
-                return self._fast(block, n_lines)
-            except (NeedsLineByLine, pa.ArrowInvalid):
-                pass
-        isolated = block.isolated if block.suspect else self._isolate_stray_quotes(block, block.data.split(b"\n"))
-        if isolated is not None:
-            try:
-                return self._fast(isolated, n_lines)
-            except (NeedsLineByLine, pa.ArrowInvalid):
-                pass
+            return ParsedBlock(self._empty_table(), [], Counter(), lines=0)
+        try:
+            return self._fast(block.isolated or block, n_lines)
+        except (NeedsLineByLine, pa.ArrowInvalid):
+            pass
         halves = _halves(block) if n_lines > _LINE_BY_LINE_UP_TO else None
         if halves is None:
             return self._line_by_line(block.data.split(b"\n")[:-1], block.first_line, n_lines)
@@ -196,26 +203,14 @@ class DelimitedParser:
         parsed.merge(self._parse_block(self._prepare(halves[1])))
         return parsed
 
-    def _isolate_stray_quotes(self, block: _Block, lines: list[bytes]) -> _Block | None:
-        """The block with each line holding an odd number of quotes replaced by a one-field marker line.
-
-        A stray quote makes the CSV reader run on over the following newlines, so one truncated line would send
-        its whole block line by line. The marker has too few fields, so the fast path hands that line (read
-        back from ``stray``) to the line-by-line parser, and the rest of the block stays vectorised.
-        """
-        if not self.format.quoted or b'"' not in block.data:
-            return None
-        odd = {i for i, line in enumerate(lines[:-1]) if line.count(b'"') % 2}
-        if not odd or len(odd) * 20 > len(lines):
-            return None
-        data = b"\n".join(_STRAY_MARKER if i in odd else line for i, line in enumerate(lines))
-        return _Block(data, block.first_line, block.lines, utf8=block.utf8, stray={i: lines[i] for i in odd})
-
     def _field_count(self, data: bytes) -> int:
         """Field count of the block's first data lines; lines with another count go line by line."""
         for raw in data[: 1 << 16].split(b"\n")[:-1][:8]:
             text = raw.decode("utf-8", "replace")
-            tokens = tokenize(text, self.format)
+            try:
+                tokens = tokenize(text, self.format)
+            except FieldError:
+                continue
             if len(tokens) >= self.layout.min_fields and self.format.is_skip_line(text) is None:
                 return len(tokens)
         return len(self.layout.fields)
@@ -225,6 +220,8 @@ class DelimitedParser:
             raise NeedsLineByLine("carriage returns")
         layout = self.layout
         n_cols = self._field_count(block.data)
+        if layout.max_fields is not None:
+            n_cols = min(n_cols, layout.max_fields)  # longer lines are invalid rows: rejected line by line
         known = layout.fields[:n_cols]
         names = [f.name for f in known] + [f"_extra{i}" for i in range(n_cols - len(known))]
         types = {f.name: f.kind.read_type for f in known} | {n: pa.string() for n in names[len(known) :]}
@@ -255,7 +252,7 @@ class DelimitedParser:
         if _may_hold_long_line(block.data, self.max_line_bytes):
             self._check_line_lengths(table)
         out = finish(table, layout, self.format)
-        parsed = ParsedBlock(out, [], len(blank), lines=n_lines)
+        parsed = ParsedBlock(out, [], Counter({_BLANK: len(blank)} if blank else {}), lines=n_lines)
         if invalid.rows:
             rows = sorted(invalid.rows)
             physical = _physical_rows(rows, set(blank))
@@ -302,7 +299,7 @@ class DelimitedParser:
         """Parses or rejects each line; ``numbers`` are the lines' 1-based positions within the block."""
         buffer = RowBuffer(self.layout)
         rejects: list[Rejected] = []
-        skipped = 0
+        skipped: Counter[str] = Counter()
         for index, raw in enumerate(lines):
             line_no = first_line + (numbers[index] - 1 if numbers else index)
             try:
@@ -310,14 +307,15 @@ class DelimitedParser:
             except UnicodeDecodeError:
                 rejects.append(Rejected(line_no, "invalid UTF-8", raw))
                 continue
-            if not text.strip() or self.format.is_skip_line(text) is not None:
-                skipped += 1
+            reason = self.format.is_skip_line(text) if text.strip() else _BLANK
+            if reason is not None:
+                skipped[reason] += 1
                 continue
             if len(raw) > self.max_line_bytes:
                 rejects.append(self._too_long(line_no, raw))
                 continue
             try:
-                values, extra = convert(tokenize(text, self.format), self.layout, self.format)
+                values, extra = parse_line(text, self.layout, self.format)
             except FieldError as err:
                 rejects.append(Rejected(line_no, str(err), raw))
                 continue
@@ -329,27 +327,62 @@ class DelimitedParser:
         return finish(RowBuffer(self.layout).to_table(), self.layout, self.format)
 
 
-def _isolate_one_stray_quote(block: _Block) -> _Block:
-    """A block with an odd number of quotes, with one line holding an odd number of them replaced by a marker.
+_scratch = threading.local()  # per thread: blocks are checked on the reading thread, halves on the parsing one
 
-    Halving the byte range towards the odd count finds such a line without splitting the block into lines.
-    Usually there is one stray quote per block; when more remain, the fast path fails on the isolated block and
-    ``_parse_block`` finds them by halving the block.
+
+def _mask(size: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """A reusable boolean buffer of ``size`` (fresh 4 MiB arrays cost more in page faults than the comparison)."""
+    buffer: np.ndarray[Any, np.dtype[np.bool_]] | None = getattr(_scratch, "mask", None)
+    if buffer is None or buffer.size < size:
+        buffer = _scratch.mask = np.empty(max(size, DEFAULT_BLOCK_SIZE + DEFAULT_MAX_LINE_BYTES), dtype=np.bool_)
+    return buffer[:size]
+
+
+def _byte_set(*values: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    table = np.zeros(256, dtype=np.bool_)
+    table[list(values)] = True
+    return table
+
+
+def _malformed_quoting(data: bytes, delimiter: int) -> list[int]:
+    """0-based numbers of the lines of ``data`` (newline-terminated) whose quotes do not delimit fields.
+
+    In a well-formed line the quotes alternate opening and closing: an opening one follows the delimiter or the
+    start of the line, a closing one is followed by the delimiter or the end of the line. Vectorised over the
+    quote positions of the whole block; lines are looked at one by one only when some line is malformed.
     """
-    data = block.data
-    lo, hi = 0, len(data)  # whole lines holding an odd number of quotes
-    while True:
-        middle = (lo + hi) // 2
-        cut = data.find(b"\n", middle, hi - 1) + 1 or data.rfind(b"\n", lo, middle) + 1
-        if cut <= lo:
-            break  # a single line
-        if data.count(b'"', lo, cut) % 2:
-            hi = cut
-        else:
-            lo = cut
-    index = data.count(b"\n", 0, lo)
-    isolated = b"".join((data[:lo], _STRAY_MARKER, data[hi - 1 :]))
-    return _Block(isolated, block.first_line, block.lines, utf8=block.utf8, stray={index: data[lo : hi - 1]})
+    a = np.frombuffer(data, dtype=np.uint8)
+    mask = _mask(a.size)
+    quotes = np.flatnonzero(np.equal(a, _QUOTE, out=mask))
+    if not quotes.size:
+        return []
+    newlines = np.flatnonzero(np.equal(a, _NEWLINE, out=mask))
+    may_precede = _byte_set(delimiter, _NEWLINE)  # a[-1] is a newline: "before" the first byte too
+    may_follow = _byte_set(delimiter, _NEWLINE, _CR)
+    if (
+        quotes.size % 2 == 0
+        and may_precede[a[quotes[0::2] - 1]].all()
+        and may_follow[a[quotes[1::2] + 1]].all()
+        and not (np.searchsorted(quotes, newlines) % 2).any()  # no newline between an opening and its closing
+    ):
+        return []
+    # Some line is malformed: number the quotes within their lines to find which.
+    line = np.searchsorted(newlines, quotes)
+    rank = np.arange(quotes.size) - np.searchsorted(line, line)
+    opening = rank % 2 == 0
+    bad = np.where(opening, ~may_precede[a[quotes - 1]], ~may_follow[a[quotes + 1]])
+    last = np.append(line[1:] != line[:-1], True)  # the last quote of its line
+    bad |= last & opening  # an odd number of quotes: the last one opens a field that never closes
+    return np.unique(line[bad]).tolist()  # type: ignore[no-any-return]
+
+
+def _isolate(block: _Block, numbers: list[int]) -> _Block:
+    """``block`` with the lines ``numbers`` (0-based) replaced by a one-field marker, kept in ``stray``."""
+    lines = block.data.split(b"\n")
+    stray = {i: lines[i] for i in numbers}
+    for i in numbers:
+        lines[i] = _MARKER
+    return _Block(b"\n".join(lines), block.first_line, block.lines, utf8=block.utf8, stray=stray)
 
 
 def _halves(block: _Block) -> tuple[_Block, _Block] | None:
@@ -410,8 +443,15 @@ def _physical_rows(rows: list[int], blank: set[int]) -> list[int]:
     return result
 
 
-def open_parser(fileobj: Readable, log_format: str) -> DelimitedParser | CloudTrailParser:
-    """The parser for ``log_format`` (a name from ``formats.FORMAT_NAMES``) over one object's bytes."""
+def open_parser(
+    fileobj: Readable, log_format: str, *, layout: Layout | None = None
+) -> DelimitedParser | CloudTrailParser:
+    """The parser for ``log_format`` (a name from ``formats.FORMAT_NAMES``) over one object's bytes.
+
+    ``layout``: the fields the source was configured with (a VPC flow log's format), for objects without a header.
+    """
     if log_format == CLOUDTRAIL:
+        if layout is not None:
+            raise ValueError("cloudtrail records name their fields: no layout to configure")
         return CloudTrailParser(fileobj)
-    return DelimitedParser(fileobj, log_format)
+    return DelimitedParser(fileobj, log_format, layout=layout)

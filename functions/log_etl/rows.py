@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 from functions.log_etl.formats import EVENT_TIME, EXTRA_FIELDS, TIMESTAMP, EventTime, Kind, Layout, LogFormat
 
 EXTRA_TYPE = pa.list_(pa.string())
-_QUOTED_TOKEN = re.compile(r'"((?:[^"]|"(?! |$))*)"(?= |$)|([^ ]+)')
 _INT = re.compile(r"[+-]?\d{1,19}")
 _HOSTPORT_RE = re.compile(r"\[?(.*?)\]?:(\d{1,9})")
 _CLOCK = re.compile(r"\d{2}:\d{2}:\d{2}")
@@ -25,13 +24,71 @@ class FieldError(ValueError):
     """A token that does not fit its field; the message is the quarantine reason."""
 
 
+class MalformedQuoting(FieldError):
+    """A line of a quoted format whose quotes do not delimit fields; ``token`` is the 0-based index of the field."""
+
+    def __init__(self, token: int, problem: str) -> None:
+        super().__init__(f"malformed quoting: {problem}")
+        self.token = token
+
+
+@dataclass(frozen=True)
+class _QuotedGrammar:
+    """The fields of a quoted format's line: bare (no quote, no delimiter) or ``"..."`` followed by the delimiter.
+
+    Possessive quantifiers keep matching linear; ``line`` matches as far as the line is well formed.
+    """
+
+    delimiter: str
+    line: re.Pattern[str]
+    token: re.Pattern[str]
+
+    @classmethod
+    def of(cls, delimiter: str) -> _QuotedGrammar:
+        d = re.escape(delimiter)
+        return cls(
+            delimiter,
+            re.compile(rf'{d}*+(?:(?:"[^"]*+"|[^"{d}]++)(?:{d}++|\Z))*+'),
+            re.compile(rf'"([^"]*)"|([^"{d}]+)'),
+        )
+
+    def tokens(self, line: str) -> list[str]:
+        end = self.line.match(line).end()  # type: ignore[union-attr]  # the pattern matches the empty string
+        if end == len(line):
+            return [m.group(1) if m.group(1) is not None else m.group(2) for m in self.token.finditer(line)]
+        index = sum(1 for _ in self.token.finditer(line, 0, end))
+        if line[end] != '"':
+            raise MalformedQuoting(index, "quote inside an unquoted field")
+        if line.find('"', end + 1) < 0:
+            raise MalformedQuoting(index, "no closing quote")
+        name = "a space" if self.delimiter == " " else f"the delimiter {self.delimiter!r}"
+        raise MalformedQuoting(index, f"closing quote not followed by {name}")
+
+
+_GRAMMARS: dict[str, _QuotedGrammar] = {}
+
+
 def tokenize(line: str, fmt: LogFormat) -> list[str]:
-    """Split one line into raw tokens (quotes removed), tolerating repeated spaces."""
-    if fmt.delimiter == "\t":
-        return line.split("\t")
+    """Split one line into raw tokens (quotes removed), tolerating repeated delimiters.
+
+    Raises ``MalformedQuoting`` for a line of a quoted format whose quotes do not delimit fields.
+    """
     if not fmt.quoted:
-        return line.split()
-    return [m.group(1) if m.group(1) is not None else m.group(2) for m in _QUOTED_TOKEN.finditer(line)]
+        return line.split("\t") if fmt.delimiter == "\t" else line.split()
+    grammar = _GRAMMARS.get(fmt.delimiter)
+    if grammar is None:
+        grammar = _GRAMMARS[fmt.delimiter] = _QuotedGrammar.of(fmt.delimiter)
+    return grammar.tokens(line)
+
+
+def parse_line(line: str, layout: Layout, fmt: LogFormat) -> tuple[list[object], list[str] | None]:
+    """:func:`tokenize` then :func:`convert`; a quoting problem is reported with the name of its field."""
+    try:
+        tokens = tokenize(line, fmt)
+    except MalformedQuoting as err:
+        name = layout.fields[err.token].name if err.token < len(layout.fields) else str(err.token + 1)
+        raise FieldError(f"field {name}: {err}") from None
+    return convert(tokens, layout, fmt)
 
 
 def _int(value: str, limit: int) -> int:
@@ -117,10 +174,15 @@ def convert(tokens: Sequence[str], layout: Layout, fmt: LogFormat) -> tuple[list
     Raises ``FieldError`` with the quarantine reason when the line does not fit the layout.
     """
     fields = layout.fields
+    of = f" of {layout.origin}" if layout.origin else ""
     if len(tokens) < layout.min_fields:
-        raise FieldError(f"too few fields: {len(tokens)} < {layout.min_fields}")
+        raise FieldError(f"too few fields: {len(tokens)} < {layout.min_fields}{of}")
+    if layout.max_fields is not None and len(tokens) > layout.max_fields:
+        raise FieldError(f"too many fields: {len(tokens)} > {layout.max_fields}{of}")
     values: list[object] = []
     for spec, token in zip(fields, tokens, strict=False):
+        if spec.values is not None and token not in spec.values:
+            raise FieldError(f"field {spec.name}: {token[:40]!r} is not one of {', '.join(sorted(spec.values))}")
         if token == "-":
             values.append(None)
             continue
@@ -199,6 +261,10 @@ def finish(tokens: pa.Table, layout: Layout, fmt: LogFormat) -> pa.Table:
     arrays: list[pa.ChunkedArray] = []
     for spec in layout.fields:
         column = tokens.column(spec.name)
+        if spec.values is not None:
+            allowed = pc.is_in(column, value_set=pa.array(sorted(spec.values), column.type))  # null: not allowed
+            if not pc.all(allowed, min_count=0).as_py():
+                raise NeedsLineByLine(f"field {spec.name}: a value that is not one of its documented values")
         if spec.kind is Kind.HOSTPORT:
             ip, port = _split_hostport(column)
             names += [f"{spec.name}_ip", f"{spec.name}_port"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import pyarrow as pa
@@ -34,34 +35,48 @@ class Rejected:
 
 @dataclass
 class ParsedBlock:
-    """Typed rows from one block, the lines rejected and skipped in it, and how many lines it held."""
+    """Typed rows from one block, the lines rejected and skipped in it, and how many lines it held.
+
+    ``skip_reasons`` counts the skipped lines by reason; its counts add up to ``skipped``.
+    """
 
     table: pa.Table
     rejects: list[Rejected]
-    skipped: int
+    skip_reasons: Counter[str]
     lines: int
+
+    @property
+    def skipped(self) -> int:
+        return self.skip_reasons.total()
 
     def merge(self, other: ParsedBlock) -> None:
         self.table = pa.concat_tables([self.table, other.table])
         self.rejects.extend(other.rejects)
-        self.skipped += other.skipped
+        self.skip_reasons.update(other.skip_reasons)
         self.lines += other.lines
 
 
 @dataclass
 class Counts:
-    """Conservation counts for one object: ``lines_in == rows_out + rows_rejected + lines_skipped``."""
+    """Conservation counts for one object: ``lines_in == rows_out + rows_rejected + lines_skipped``.
+
+    Every skipped line has its reason: ``skip_reasons`` adds up to ``lines_skipped``.
+    """
 
     lines_in: int = 0
     rows_out: int = 0
     rows_rejected: int = 0
-    lines_skipped: int = 0
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def lines_skipped(self) -> int:
+        return self.skip_reasons.total()
 
     def add(self, block: ParsedBlock) -> None:
         self.lines_in += block.lines
         self.rows_out += block.table.num_rows
         self.rows_rejected += len(block.rejects)
-        self.lines_skipped += block.skipped
+        self.skip_reasons.update(block.skip_reasons)
 
     @property
     def balanced(self) -> bool:

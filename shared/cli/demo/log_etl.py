@@ -165,7 +165,10 @@ def objects(now: datetime) -> list[tuple[str, bytes]]:
             f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/{ACCOUNT}_CloudTrail_eu-west-1_{stamp}_Ab12Cd34Ef56.json.gz",
             gzip.compress(cloudtrail(rng, start, 2000)),
         ),
-        (f"AWSLogs/{ACCOUNT}/ELBAccessLogTestFile", b"Enable AccessLog\n"),
+        (
+            f"AWSLogs/{ACCOUNT}/ELBAccessLogTestFile",
+            b"Enable AccessLog for ELB: my-loadbalancer at 2026-11-27T00:00:00.000Z",
+        ),
         (
             f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/eu-west-1/{day}/{ACCOUNT}_CloudTrail-Digest_eu-west-1_x_{stamp}.json.gz",
             gzip.compress(b'{"awsAccountId": "123456789012"}'),

@@ -57,6 +57,7 @@ def test_alb_lines_in_equal_rows_out_plus_rejected_plus_skipped(lake: Lake, line
     manifest = json.loads(lake.s3.get_object(Bucket=LAKE, Key=manifest_key)["Body"].read())
     assert manifest["lines_in"] == data.count(b"\n")
     assert manifest["lines_in"] == manifest["rows_out"] + manifest["rows_rejected"] + manifest["lines_skipped"]
+    assert sum(manifest["skip_reasons"].values()) == manifest["lines_skipped"]  # every skip has its reason
     rows = sum(pq.read_metadata(io.BytesIO(_get(lake, k))).num_rows for k in manifest["files"])
     assert rows == manifest["rows_out"]
     rejected = 0
@@ -85,6 +86,7 @@ def test_vpc_flow_conservation_with_a_header(lake: Lake, lines: list[str | bytes
     assert manifest["lines_in"] == manifest["rows_out"] + manifest["rows_rejected"] + manifest["lines_skipped"]
     assert manifest["balanced"] is True
     assert manifest["lines_skipped"] >= 1  # the header
+    assert sum(manifest["skip_reasons"].values()) == manifest["lines_skipped"]
     assert manifest["rows_out"] >= sum(isinstance(x, bytes) for x in lines)  # every documented record is a row
     rows = sum(pq.read_metadata(io.BytesIO(_get(lake, k))).num_rows for k in manifest["files"])
     assert rows == manifest["rows_out"]

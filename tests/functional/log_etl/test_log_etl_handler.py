@@ -113,6 +113,7 @@ def test_conservation_and_outputs_are_in_the_run_report(lake: Lake, monkeypatch:
     (action,) = unit["actions"]
     assert action["detail"]["balanced"] is True
     assert action["detail"]["reject_reasons"] == {"invalid UTF-8": 1}
+    assert action["detail"]["skip_reasons"] == {"ELB access-log test object": 1}
     assert len(action["detail"]["files"]) == 2
 
 
@@ -350,8 +351,8 @@ def test_an_object_whose_lines_do_not_add_up_is_not_marked_loaded_and_its_messag
         def __getattr__(self, name: str) -> Any:
             return getattr(self.inner, name)
 
-    def losing_a_line(body: Any, log_format: str) -> Any:
-        return LosingALine(real_open(body, log_format))
+    def losing_a_line(body: Any, log_format: str, **options: Any) -> Any:
+        return LosingALine(real_open(body, log_format, **options))
 
     monkeypatch.setattr(execute, "open_parser", losing_a_line)
     obj = lake.put(KEYS["alb"], ALB_DOC, gz=True)

@@ -215,7 +215,8 @@ def test_a_stray_quote_is_quarantined_alone_and_numbered_in_its_object() -> None
     assert result.counts.balanced
 
 
-def test_a_cloudwatch_logs_control_message_object_is_skipped_whole_as_a_non_log() -> None:
+def test_a_cloudwatch_logs_object_read_as_cloudtrail_is_unreadable_with_the_reason() -> None:
+    from functions.log_etl.stream import LogParseError
     from tests.unit.log_etl.conftest import parse_bytes
 
     control = {
@@ -226,6 +227,6 @@ def test_a_cloudwatch_logs_control_message_object_is_skipped_whole_as_a_non_log(
         "subscriptionFilters": [],
         "logEvents": [{"id": "", "timestamp": 1432826855000, "message": "CWL CONTROL MESSAGE: Checking health"}],
     }
-    result = parse_bytes(gzip.compress(json.dumps(control).encode()), "cloudtrail")
-    assert (result.counts.lines_in, result.counts.lines_skipped, result.counts.rows_out) == (1, 1, 0)
-    assert not result.rejects
+    # Not CloudTrail data: quarantined whole as unreadable (with the reason), never skipped as if it were known.
+    with pytest.raises(LogParseError, match="not a CloudTrail log file"):
+        parse_bytes(gzip.compress(json.dumps(control).encode()), "cloudtrail")
