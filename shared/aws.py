@@ -2,10 +2,12 @@
 
 The endpoint comes only from the standard ``AWS_ENDPOINT_URL`` variables that boto3 honours itself, and
 credentials from the standard chain, so the same code runs against real AWS or any compatible endpoint.
+Other accounts are reached with botocore's own refreshable assume-role credentials.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -13,6 +15,14 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    RefreshableCredentials,
+)
+from botocore.exceptions import NoCredentialsError
 
 from shared import PROJECT, __version__
 
@@ -29,11 +39,11 @@ _loader: botocore.loaders.Loader | None = None
 _loader_lock = threading.Lock()
 
 
-def new_session(**kwargs: Any) -> boto3.Session:
+def new_session(credentials: Credentials | None = None, **kwargs: Any) -> boto3.Session:
     """A boto3 session that shares botocore's loaded API models with every other session of the process.
 
     Loading the models costs about half a second of CPU per session; a warm Lambda container pays it once.
-    Credentials, region and endpoint stay per session.
+    Credentials, region and endpoint stay per session: ``credentials`` (e.g. refreshable ones) replace the chain.
     """
     global _loader  # one process-wide cache of immutable API models
     with _loader_lock:
@@ -41,7 +51,32 @@ def new_session(**kwargs: Any) -> boto3.Session:
             _loader = botocore.loaders.create_loader()
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader)
+    if credentials is not None:
+        core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
     return boto3.Session(botocore_session=core, **kwargs)
+
+
+class _Given(CredentialProvider):
+    """The one credential provider of a session whose credentials are already made (and refresh themselves)."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+ASSUME_ROLE_SECONDS = 3600
+"""Lifetime asked of STS; botocore refreshes the credentials 15 minutes before they expire."""
+
+
+def role_session_name(run_id: str) -> str:
+    """``devops-tasks-<run id>`` within STS's rules (2-64 of ``\\w+=,.@-``): CloudTrail shows which run acted."""
+    safe = re.sub(r"[^A-Za-z0-9_+=,.@-]", "-", run_id)
+    return f"{PROJECT}-{safe}"[:64]
 
 
 class Clients:
@@ -57,6 +92,11 @@ class Clients:
         self._lock = threading.Lock()
         self._account_id: str | None = None
         self._assumed: dict[tuple[str, str | None], Clients] = {}
+        self._session_name = PROJECT
+
+    def name_sessions(self, run_id: str) -> None:
+        """Name the sessions of roles assumed from now on after the run (see :func:`role_session_name`)."""
+        self._session_name = role_session_name(run_id)
 
     @property
     def session(self) -> boto3.Session:
@@ -93,27 +133,40 @@ class Clients:
         return self._account_id
 
     def assume(self, role_arn: str, *, external_id: str | None = None, region: str | None = None) -> Clients:
-        """Clients of another account through STS AssumeRole (cached per role; refreshed by botocore).
+        """Clients of another account through STS AssumeRole (cached per role).
 
-        STS is called in the default region, or in ``region`` when none is configured.
+        The credentials are botocore's refreshable assume-role credentials: assumed here once (a role that cannot
+        be assumed fails now, not at a later call), then assumed again by botocore before they expire, with the
+        same session name (the run's, see :meth:`name_sessions`) and external id. STS is called in the default
+        region, or in ``region`` when none is configured.
         """
         key = (role_arn, external_id)
         with self._lock:
             found = self._assumed.get(key)
         if found is not None:
             return found
-        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": PROJECT}
+        source = self.session.get_credentials()
+        if source is None:
+            raise NoCredentialsError()
+        sts_region = self._sts_region(region)
+        extra: dict[str, Any] = {"RoleSessionName": self._session_name, "DurationSeconds": ASSUME_ROLE_SECONDS}
         if external_id:
-            params["ExternalId"] = external_id
-        creds = self.client("sts", self._sts_region(region)).assume_role(**params)["Credentials"]
-        session = new_session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.session.region_name,
+            extra["ExternalId"] = external_id
+        fetcher = AssumeRoleCredentialFetcher(
+            # STS through this account's own cached client (its configuration, its refreshing credentials)
+            client_creator=lambda service, **_: self.client(service, sts_region),
+            source_credentials=source,
+            role_arn=role_arn,
+            extra_args=extra,
         )
-        assumed = Clients(session, config=self._config)
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetcher.fetch_credentials(), refresh_using=fetcher.fetch_credentials, method="assume-role"
+        )
+        assumed = Clients(
+            new_session(credentials=credentials, region_name=self.session.region_name), config=self._config
+        )
         assumed._account_id = role_arn.split(":")[4] or None
+        assumed._session_name = self._session_name
         with self._lock:
             self._assumed[key] = assumed
         return assumed

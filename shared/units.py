@@ -47,8 +47,9 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
     _check_partition(settings, base)
     targets: list[tuple[str, Callable[[], Clients]]] = []
     if settings.accounts:
+        partition = partition_of(base.session.region_name or sts_region or "") or "aws"
         for acct in settings.accounts:
-            arn = role_arn_for(acct.account_id, acct.role)
+            arn = role_arn_for(acct.account_id, acct.role, partition)
             targets.append(
                 (
                     acct.account_id,

@@ -71,7 +71,7 @@ def accounts(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> Accounts:
 
     def logged(**kwargs: Any) -> boto3.Session:
         session = real(**kwargs)
-        if kwargs.get("aws_session_token"):  # the session of an assumed role
+        if kwargs.get("credentials") is not None:  # the session of an assumed role (refreshable credentials)
             found.calls.attach(session)
             found.as_b.attach(session)
             for hook in found.b_hooks:

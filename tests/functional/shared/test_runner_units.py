@@ -203,3 +203,25 @@ def test_regions_of_another_partition_than_the_credentials_are_refused_before_an
     with pytest.raises(InputError, match=r"cn-north-1.*aws-cn.*eu-west-1.*aws"):
         execute(COUNT, {"regions": ["cn-north-1"]}, clients=Clients(session), clock=lambda: NOW)
     assert calls == []
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
+def test_roles_named_by_name_are_assumed_in_the_partition_of_the_run_with_the_run_id_as_session_name(
+    region: str, partition: str
+) -> None:
+    session = boto3.Session(region_name=region)
+    asked: list[dict[str, Any]] = []
+    session.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: asked.append(dict(params)))
+
+    class Context:
+        aws_request_id = "5b1f0d3e-run"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 600_000
+
+    event = {"regions": [region], "accounts": [{"account_id": "111111111111", "role": "member"}]}
+    report = execute(COUNT, event, Context(), clients=Clients(session), clock=lambda: NOW)
+    assert report["status"] == "succeeded"
+    assert [a["RoleArn"] for a in asked] == [f"arn:{partition}:iam::111111111111:role/member"]
+    assert asked[0]["RoleSessionName"] == "devops-tasks-5b1f0d3e-run"
