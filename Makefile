@@ -12,7 +12,7 @@ STAGE ?= dev
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 export NODE_NO_WARNINGS := 1
 
-.PHONY: help venv node chromium demo test lint format types unit functional contract integration package bench clean
+.PHONY: help venv node chromium demo test lint format types unit functional contract integration package schema validate bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ package: $(STAMP) $(NODE_STAMP) ## serverless package, then cfn-lint the generat
 	$(VENV)/bin/cfn-lint -- .serverless/cloudformation-template-update-stack.json
 
 test: lint types unit functional contract integration package ## Every check (what CI runs)
+
+schema: $(STAMP) ## Write the JSON Schemas of the configuration file and the task inputs to config/schema/
+	$(VENV)/bin/devops-tasks schema --write config/schema
+
+validate: $(STAMP) ## Check config/*.yml and the project's default policies with the handlers' models
+	$(VENV)/bin/devops-tasks validate
 
 bench: $(STAMP) ## Run the benchmarks under bench/
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

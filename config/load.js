@@ -104,8 +104,14 @@ function checkPolicy(file, where, policy, validate) {
   }
   if (validate && !validate(input)) {
     const first = validate.errors[0];
-    const at = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
-    fail(file, `${where}.input${at ? `.${at}` : ''}`, `${first.message} (run devops-tasks validate for details)`);
+    const parts = first.instancePath.split('/').slice(1);
+    let message = first.message;
+    if (first.keyword === 'additionalProperties') {
+      parts.push(first.params.additionalProperty);
+      message = 'unknown field';
+    }
+    const at = [`${where}.input`, ...parts].join('.');
+    fail(file, at, `${message} (devops-tasks validate ${file} says more)`);
   }
   if (policy.description !== undefined && (typeof policy.description !== 'string' || policy.description.length > 512)) {
     fail(file, `${where}.description`, 'must be text of at most 512 characters');
@@ -419,7 +425,7 @@ function readConfig(file) {
   if (!fs.existsSync(file)) return null;
   try {
     const data = yaml.load(fs.readFileSync(file, 'utf8'), { filename: file });
-    return data === undefined ? null : data;
+    return data === undefined || data === null ? {} : data;
   } catch (error) {
     throw new ConfigError(`${file}: ${error.message}`);
   }
@@ -429,8 +435,10 @@ function readConfig(file) {
 function build({ stage, service = 'devops-tasks', env = process.env, root = ROOT }) {
   const file = configFile(stage, env, root);
   const data = readConfig(file);
-  const shown = data === null ? 'the project defaults' : path.relative(root, file) || file;
-  const config = effective(tasks(root), data, path.relative(root, file) || file, inputValidators(root));
+  const relative = path.relative(root, file);
+  const named = relative && !relative.startsWith('..') ? relative : file;
+  const shown = data === null ? `the project defaults (no ${named})` : named;
+  const config = effective(tasks(root), data, named, inputValidators(root));
   const functions = {};
   const taskResources = {};
   const outputs = {};

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def english(item: Any, *, with_location: bool = True) -> str:
+    """One pydantic error as a sentence: ``policy.retention.daily: Input should be greater than or equal to 0``;
+    a model-level rule reads as its own message, without pydantic's ``(root): Value error,`` in front."""
+    message = str(item["msg"])
+    for prefix in _PREFIXES:
+        message = message.removeprefix(prefix)
+    loc = ".".join(str(part) for part in item["loc"])
+    return f"{loc}: {message}" if loc and with_location else message
 
 
 class DevopsTasksError(Exception):
@@ -22,10 +34,7 @@ class InputError(DevopsTasksError, ValueError):
     @classmethod
     def from_validation(cls, where: str, error: ValidationError) -> InputError:
         """Name every invalid field of a pydantic validation error, e.g. ``policy.retention.daily``."""
-        problems = []
-        for item in error.errors(include_url=False):
-            loc = ".".join(str(part) for part in item["loc"]) or "(root)"
-            problems.append(f"{loc}: {item['msg']}")
+        problems = [english(item) for item in error.errors(include_url=False)]
         return cls(f"invalid {where}: " + "; ".join(problems), problems=problems)
 
 

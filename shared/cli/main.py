@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         help="tasks with local renderings (resource-audit): write them under --out (default out/) and open the HTML",
     )
 
+    val = sub.add_parser(
+        "validate",
+        help="check configuration files (default: config/*.yml and the project's defaults) with the handlers' models",
+    )
+    val.add_argument("files", nargs="*", type=Path, metavar="FILE", help="configuration files, e.g. config/prod.yml")
+
+    sch = sub.add_parser("schema", help="the JSON Schema of a task's input (from its pydantic model)")
+    sch.add_argument("task", nargs="?", help="task name; without it, the schema of the configuration file")
+    sch.add_argument("--write", type=Path, metavar="DIR", help="write every schema file there (make schema)")
+
     demo = sub.add_parser("demo", help="every task against an embedded AWS (moto server on 127.0.0.1)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default out/)")
     demo.add_argument("--only", action="append", help="run only these demo parts (repeatable)")
@@ -51,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list(console)
     if args.command == "invoke":
         return cmd_invoke(args, console)
+    if args.command == "validate":
+        return cmd_validate(args.files, console)
+    if args.command == "schema":
+        return cmd_schema(args.task, args.write, console)
     from shared.cli.demo import run_demo
 
     return run_demo(args.out, console, only=args.only)
@@ -63,6 +77,49 @@ def cmd_list(console: Console) -> int:
     for info in registry.functions():
         table.add_row(info.task_name, info.key, "\n".join(info.triggers()), info.description)
     console.print(table)
+    return 0
+
+
+def cmd_validate(files: list[Path], console: Console) -> int:
+    """Every problem of every file, one line each (file:line: field: what is wrong); exit 1 if there is one."""
+    from shared.cli import config
+
+    checkers = [config.check_file(f) for f in files]
+    if not files:
+        checkers = [config.check_defaults()] + [
+            config.check_file(f) for f in sorted((registry.ROOT / "config").glob("*.yml"))
+        ]
+    problems = [p for c in checkers for p in sorted(c.problems, key=lambda p: p.line or 0)]
+    for problem in problems:
+        console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/red]")
+        return 1
+    for checker in checkers:
+        names = ", ".join(f"{p.task}/{p.name}" for p in checker.policies) or "no policies (the defaults apply)"
+        console.print(f"{checker.file}: ok: {names}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def cmd_schema(task: str | None, write: Path | None, console: Console) -> int:
+    from shared.cli import schema
+
+    if write is not None:
+        for path in schema.write(write):
+            console.print(f"wrote {path}", markup=False, highlight=False)
+        return 0
+    if task is None:
+        print(schema.render(schema.config_schema(registry.functions())), end="")
+        return 0
+    try:
+        info = registry.find(task)
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        return 2
+    if info.policies is None:
+        console.print(f"[red]{info.task_name} is not run on a schedule: it has no policy input[/red]")
+        return 2
+    print(schema.render(schema.input_schema(info)), end="")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.errors import InputError
 from shared.inputs import TaskSettings, parse_input, payload_of
@@ -198,3 +198,28 @@ def test_a_role_arn_of_another_partition_than_the_regions_is_refused() -> None:
             Example,
             env={},
         )
+
+
+class Bounded(TaskSettings):
+    low: int = 0
+    high: int = 10
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounded:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not be above high ({self.high})")
+        return self
+
+
+def test_a_rule_of_the_whole_input_reads_as_its_own_sentence() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_input({"low": 5, "high": 1}, Bounded, env={})
+    assert caught.value.problems == ["low (5) must not be above high (1)"]
+    assert str(caught.value) == "invalid input: low (5) must not be above high (1)"
+
+
+def test_a_rule_of_a_nested_model_names_its_field_without_pydantic_prefixes() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_input({"accounts": [{"account_id": "123", "role": "r"}], "threshold": -1}, Example, env={})
+    assert all("Value error" not in p and "(root)" not in p for p in caught.value.problems)
+    assert any(p.startswith("accounts.0.account_id: ") for p in caught.value.problems)
