@@ -13,6 +13,7 @@ from functions.s3_upload_logger.models import UploadLoggerSettings
 from functions.s3_upload_logger.task import Tally, log_uploads
 from shared.inputs import parse_input
 from shared.observability import logger, metrics, tracer
+from shared.runner import start_run
 from shared.s3events import is_sqs_batch, notification_of_body, object_events
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -24,6 +25,7 @@ def run(event: Any, context: Any = None, *, env: Mapping[str, str] | None = None
     A direct notification that cannot be read raises :class:`shared.errors.InputError`; in an SQS batch, the
     message that cannot be read is reported as a batch item failure and the others are logged.
     """
+    start_run(context)
     settings = parse_input(None, UploadLoggerSettings, env=env)
     tally = Tally()
     if is_sqs_batch(event):

@@ -130,3 +130,15 @@ def test_a_refused_input_reads_as_english_without_the_empty_metrics_warning(
     assert line["problems"] == refused.value.problems
     [metrics] = emf(capsys)
     assert metrics["invalid_input"] == [1.0]
+
+
+def test_the_upload_logger_puts_its_run_id_on_every_line(output: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.s3_upload_logger.handler import handler as upload_handler
+    from tests.helpers import load_event
+
+    monkeypatch.setenv("DEVOPS_TASKS_BUCKETS", "amzn-s3-demo-bucket")
+    context = FakeContext()
+    upload_handler(load_event("s3_upload_logger/s3_object_created_put.json"), context)
+    logged = lines(output)
+    assert logged
+    assert {line.get("run_id") for line in logged} == {context.aws_request_id}
