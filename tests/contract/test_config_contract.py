@@ -144,6 +144,10 @@ def test_with_every_task_disabled_nothing_of_theirs_is_deployed(tmp_path: Path) 
         ),
         ("tasks: {s3-upload-logger: {policies: {d: {schedule: rate(1 day)}}}}", "is not run on a schedule"),
         ("tasks: {log-etl: {policies: {Daily: {schedule: rate(1 day)}}}}", "a policy name is lower-case"),
+        (
+            "tasks: {log-etl: {policies: {a1: {schedule: rate(1 day)}, a-1: {schedule: rate(2 days)}}}}",
+            "policies.a-1: clashes with policy a1",
+        ),
     ],
 )
 def test_the_loader_refuses_what_validate_refuses(tmp_path: Path, text: str, words: str) -> None:

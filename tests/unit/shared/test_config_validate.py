@@ -168,3 +168,10 @@ def test_schema_of_an_unknown_or_unscheduled_task_is_an_error(capsys: pytest.Cap
     assert "no task named" in capsys.readouterr().out
     assert main.main(["schema", "s3-upload-logger"]) == 2
     assert "not run on a schedule" in capsys.readouterr().out
+
+
+def test_policy_names_that_would_make_the_same_resource_name_are_refused() -> None:
+    text = GOOD.replace("      new-york:", "      berlin-1:").replace("      berlin:", "      berlin1:")
+    problem = only(text)
+    assert problem.field == "tasks.snapshot-rotation.policies.berlin-1"
+    assert "clashes with policy berlin1" in problem.message
