@@ -102,11 +102,47 @@ def _regional_listers(ec2: Any, logs: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
+def prefix_lists(ec2: Any, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The CIDRs of every managed prefix list the groups' ingress rules name: one paginated
+    GetManagedPrefixListEntries per distinct list; a list that cannot be read is its SourceError."""
+    ids = sorted(
+        {
+            str(ref["PrefixListId"])
+            for g in groups
+            for perm in g.get("IpPermissions") or []
+            for ref in perm.get("PrefixListIds") or []
+            if ref.get("PrefixListId")
+        }
+    )
+    read = {
+        pl: _catch(
+            partial(
+                _pages,
+                ec2,
+                "get_managed_prefix_list_entries",
+                "Entries",
+                PrefixListId=pl,
+                PaginationConfig={"PageSize": 100},
+            )
+        )
+        for pl in ids
+    }
+    return {pl: [e["Cidr"] for e in entries] if isinstance(entries, list) else entries for pl, entries in read.items()}
+
+
+DERIVED = {"prefix_lists": "security_groups"}
+"""Sources read from another source's listing, after it (and not at all when it failed)."""
+
+
 def regional(clients: Clients, account: str, region: str, needs: Iterable[str]) -> Inventory:
     """The listings of one (account, region) that the enabled checks need."""
     inv = Inventory(account=account, region=region, partition=partition_of(region))
-    listers = _regional_listers(clients.client("ec2", region), clients.client("logs", region))
-    for name in sorted(needs):
+    ec2 = clients.client("ec2", region)
+    listers = _regional_listers(ec2, clients.client("logs", region))
+    listers["prefix_lists"] = lambda: prefix_lists(ec2, inv.data["security_groups"])
+    for name in sorted(needs, key=lambda n: (n in DERIVED, n)):
+        if name in DERIVED and DERIVED[name] not in inv.data:
+            continue  # its checks are in ERROR for the failed listing it comes from
         _fetch(inv, name, listers[name])
     return inv
 

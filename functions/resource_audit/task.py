@@ -44,6 +44,7 @@ PERMISSIONS = frozenset(
         "ec2:DescribeSnapshots",
         "ec2:DescribeVolumes",
         "ec2:GetEbsEncryptionByDefault",
+        "ec2:GetManagedPrefixListEntries",
         "logs:DescribeLogGroups",
         "cloudtrail:DescribeTrails",
         "cloudtrail:GetTrailStatus",

@@ -2,12 +2,147 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, check, tags_of
 
-OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+NOT_INTERNET_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    )
+)  # fmt: skip
+"""IANA's special-purpose IPv4 blocks that are not globally reachable (private, loopback, link-local, shared,
+documentation, benchmarking, multicast, reserved): a rule needs none of them to be open to the internet."""
+INTERNET_V6 = (ipaddress.IPv6Network("2000::/3"),)
+"""Global unicast: every IPv6 address the internet routes today."""
+PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "-1": "all"}
+"""Protocols with ports; ICMP and the others carry none and open no port."""
+MAX_SOURCES = 8
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ranges(nets: Iterable[Network]) -> list[tuple[int, int]]:
+    """The address ranges of ``nets``, merged (overlapping or adjacent ones joined), in order."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted((int(n.network_address), int(n.broadcast_address)) for n in nets):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _covers(nets: Iterable[Network], targets: Iterable[Network]) -> bool:
+    merged = _ranges(nets)
+    return all(
+        any(lo <= int(t.network_address) and int(t.broadcast_address) <= hi for lo, hi in merged) for t in targets
+    )
+
+
+def _public_v4() -> tuple[ipaddress.IPv4Network, ...]:
+    blocks = [ipaddress.IPv4Network("0.0.0.0/0")]
+    for private in NOT_INTERNET_V4:
+        kept: list[ipaddress.IPv4Network] = []
+        for b in blocks:
+            if not b.overlaps(private):
+                kept.append(b)
+            elif private.subnet_of(b):
+                kept.extend(b.address_exclude(private))
+        blocks = kept  # a block inside the private one is dropped
+    return tuple(ipaddress.collapse_addresses(blocks))
+
+
+INTERNET_V4 = _public_v4()
+
+
+def covers_internet(nets: Iterable[Network]) -> bool:
+    """Whether these sources together hold every public IPv4 address, or every global IPv6 one: one rule of
+    0.0.0.0/0, or 0.0.0.0/1 and 128.0.0.0/1, or everything but 10.0.0.0/8, are all the internet."""
+    nets = list(nets)
+    v4 = [n for n in nets if n.version == 4]
+    v6 = [n for n in nets if n.version == 6]
+    return (bool(v4) and _covers(v4, INTERNET_V4)) or (bool(v6) and _covers(v6, INTERNET_V6))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One source of one ingress rule: a protocol, a port range, and the addresses it lets in."""
+
+    protocol: str
+    """``tcp``, ``udp`` or ``all``."""
+    lo: int
+    hi: int
+    source: str
+    """What the rule names: a CIDR or a managed prefix list id."""
+    networks: tuple[Network, ...] = ()
+    unknown: str | None = None
+    """Why its addresses are not known (a prefix list that could not be read, a CIDR that does not parse)."""
+
+    def allows(self, protocol: str, port: int) -> bool:
+        return self.protocol in (protocol, "all") and self.lo <= port <= self.hi
+
+    def __str__(self) -> str:
+        what = "all protocols" if self.protocol == "all" else f"{self.protocol} {self.lo}-{self.hi}"
+        return f"{self.source} ({what})"
+
+
+def _parse(cidrs: Iterable[object]) -> tuple[tuple[Network, ...], str | None]:
+    nets = []
+    for cidr in cidrs:
+        try:
+            nets.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError:
+            return (), f"unreadable source {cidr!r}"
+    return tuple(nets), None
+
+
+def grants(group: dict[str, Any], prefix_lists: dict[str, Any]) -> list[Grant]:
+    """Every (rule, source) of the group's ingress rules with ports, managed prefix lists expanded from
+    ``prefix_lists`` (id -> CIDRs, or the SourceError of reading it)."""
+    out = []
+    for perm in group.get("IpPermissions") or []:
+        protocol = PROTOCOLS.get(str(perm.get("IpProtocol", "")).lower())
+        if protocol is None:
+            continue
+        lo, hi = perm.get("FromPort"), perm.get("ToPort")
+        if protocol == "all" or lo is None or hi is None or lo < 0:
+            lo, hi = 0, 65535  # all protocols; or ports not reported: counted as every port, never as none
+        sources: list[tuple[str, list[object]] | tuple[str, str]] = []
+        for r in perm.get("IpRanges") or []:
+            sources.append((str(r.get("CidrIp")), [r.get("CidrIp")]))
+        for r in perm.get("Ipv6Ranges") or []:
+            sources.append((str(r.get("CidrIpv6")), [r.get("CidrIpv6")]))
+        for r in perm.get("PrefixListIds") or []:
+            pl = str(r.get("PrefixListId"))
+            entries = prefix_lists.get(pl)
+            if isinstance(entries, list):
+                sources.append((pl, list(entries)))
+            else:
+                sources.append((pl, f"prefix list {pl} not read ({entries or 'not listed'})"))
+        for name, cidrs in sources:
+            if isinstance(cidrs, str):
+                out.append(Grant(protocol, int(lo), int(hi), name, unknown=cidrs))
+            else:
+                nets, unknown = _parse(cidrs)
+                out.append(Grant(protocol, int(lo), int(hi), name, nets, unknown))
+    return out
+
+
+def _names(found: Iterable[Grant]) -> str:
+    items = sorted({str(g) for g in found})
+    more = f" and {len(items) - MAX_SOURCES} more" if len(items) > MAX_SOURCES else ""
+    return ", ".join(items[:MAX_SOURCES]) + more
+
+
+def _open(relevant: list[Grant]) -> bool:
+    return covers_internet(n for g in relevant for n in g.networks)
 
 
 def _sg(inv: Inventory, g: dict[str, Any], status: str, evidence: str) -> Outcome:
@@ -21,18 +156,13 @@ def _sg(inv: Inventory, g: dict[str, Any], status: str, evidence: str) -> Outcom
     )
 
 
-def _open_ranges(group: dict[str, Any]) -> Iterator[tuple[str, int, int, str]]:
-    """(protocol, from, to, cidr) of every ingress rule open to the whole internet."""
-    for perm in group.get("IpPermissions", []):
-        cidrs = [r.get("CidrIp") for r in perm.get("IpRanges", [])]
-        cidrs += [r.get("CidrIpv6") for r in perm.get("Ipv6Ranges", [])]
-        for cidr in cidrs:
-            if cidr in OPEN_CIDRS:
-                proto = str(perm.get("IpProtocol", "-1"))
-                if proto == "-1":
-                    yield proto, 0, 65535, cidr
-                elif proto in ("tcp", "udp", "6", "17"):
-                    yield proto, int(perm.get("FromPort", 0)), int(perm.get("ToPort", 65535)), cidr
+def _verdict(inv: Inventory, g: dict[str, Any], hits: list[str], unknown: list[str], clean: str) -> Outcome:
+    """FAIL when something is certainly open, else ERROR when a source could not be known, else PASS."""
+    if hits:
+        return _sg(inv, g, "FAIL", "; ".join(hits))
+    if unknown:
+        return _sg(inv, g, "ERROR", "; ".join(sorted(set(unknown))))
+    return _sg(inv, g, "PASS", clean)
 
 
 @check(
@@ -41,26 +171,42 @@ def _open_ranges(group: dict[str, Any]) -> Iterator[tuple[str, int, int, str]]:
     category="security",
     severity="high",
     scope="region",
-    needs=("security_groups",),
-    looks_at="DescribeSecurityGroups: ingress from 0.0.0.0/0 or ::/0 whose port range covers one of "
-    "thresholds.admin_ports (22, 3389 by default), all-protocol rules included",
+    needs=("security_groups", "prefix_lists"),
+    looks_at="DescribeSecurityGroups (managed prefix lists expanded with GetManagedPrefixListEntries, once per "
+    "list): TCP ingress, all-protocol rules included, whose sources together cover the internet (every public "
+    "IPv4 or global IPv6 address, e.g. 0.0.0.0/0, or 0.0.0.0/1 with 128.0.0.0/1) on one of "
+    "thresholds.admin_ports (22, 3389 by default)",
     remediation="Restrict the rule to known CIDRs, or remove it and use SSM Session Manager / a bastion.",
 )
 def sg_open_admin(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     ports = env.params.thresholds.admin_ports
     for g in inv["security_groups"]:
-        hits = sorted(
-            {
-                f"port {p} ({'all protocols' if proto == '-1' else proto}, rule {lo}-{hi}) from {cidr}"
-                for proto, lo, hi, cidr in _open_ranges(g)
-                for p in ports
-                if lo <= p <= hi
-            }
-        )
-        if hits:
-            yield _sg(inv, g, "FAIL", "; ".join(hits))
-        else:
-            yield _sg(inv, g, "PASS", "no admin port open to the internet")
+        found = grants(g, inv["prefix_lists"])
+        hits, unknown = [], []
+        for port in ports:
+            relevant = [x for x in found if x.allows("tcp", port)]
+            if _open(relevant):
+                hits.append(f"port {port} open to the internet: {_names(x for x in relevant if x.networks)}")
+            else:
+                unknown += [f"port {port}: {x.unknown}" for x in relevant if x.unknown]
+        yield _verdict(inv, g, hits, unknown, "no admin port open to the internet")
+
+
+def _every_port(found: list[Grant], protocol: str) -> tuple[bool, list[str]]:
+    """Whether every port 1-65535 of ``protocol`` is open to the internet through the union of the rules (port 0
+    is not one anything listens on), and else what could not be known on the ports that were not seen open."""
+    relevant = [g for g in found if g.protocol in (protocol, "all")]
+    cuts = sorted({1, 65536} | {min(max(b, 1), 65536) for g in relevant for b in (g.lo, g.hi + 1)})
+    unknown: list[str] = []
+    for start in cuts[:-1]:
+        here = [g for g in relevant if g.lo <= start <= g.hi]
+        if _open(here):
+            continue
+        why = [f"{protocol} from port {start}: {g.unknown}" for g in here if g.unknown]
+        if not why:
+            return False, []  # these ports are certainly not open to the internet
+        unknown += why
+    return not unknown, unknown
 
 
 @check(
@@ -69,21 +215,26 @@ def sg_open_admin(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     category="security",
     severity="critical",
     scope="region",
-    needs=("security_groups",),
-    looks_at="DescribeSecurityGroups: an all-protocol rule, or a TCP/UDP rule for 0-65535, from 0.0.0.0/0 or ::/0",
+    needs=("security_groups", "prefix_lists"),
+    looks_at="DescribeSecurityGroups (managed prefix lists expanded): every TCP or every UDP port (1-65535), "
+    "through one all-protocol rule or the union of port ranges, from sources that together cover the internet",
     remediation="Replace the rule with the few ports the service needs, from the sources that need them.",
 )
 def sg_open_all(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for g in inv["security_groups"]:
-        hits = sorted(
-            f"{'all protocols' if proto == '-1' else proto} {lo}-{hi} from {cidr}"
-            for proto, lo, hi, cidr in _open_ranges(g)
-            if lo == 0 and hi == 65535
-        )
-        if hits:
-            yield _sg(inv, g, "FAIL", "; ".join(hits))
+        found = grants(g, inv["prefix_lists"])
+        everything = [x for x in found if x.protocol == "all"]
+        hits, unknown = [], []
+        if _open(everything):
+            hits.append(f"all protocols from {_names(x for x in everything if x.networks)}")
         else:
-            yield _sg(inv, g, "PASS", "no all-ports rule open to the internet")
+            for protocol in ("tcp", "udp"):
+                is_open, why = _every_port(found, protocol)
+                if is_open:
+                    own = [x for x in found if x.protocol in (protocol, "all") and x.networks]
+                    hits.append(f"every {protocol} port from {_names(own)}")
+                unknown += why
+        yield _verdict(inv, g, hits, unknown, "no all-ports rule open to the internet")
 
 
 @check(

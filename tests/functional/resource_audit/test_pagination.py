@@ -131,6 +131,10 @@ def _estate() -> FakeAws:
         for i in range(1001)
     ]
     groups = [{"GroupId": f"sg-{i:05d}", "GroupName": f"g{i}", "IpPermissions": []} for i in range(1001)]
+    big_list = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": "pl-big"}]}
+    groups[0]["IpPermissions"] = [big_list]
+    groups[1]["IpPermissions"] = [big_list]  # named twice, read once
+    entries = [{"Cidr": f"10.{i // 256}.{i % 256}.0/24"} for i in range(250)]
     enis = [{"NetworkInterfaceId": f"eni-{i:05d}", "Groups": [{"GroupId": f"sg-{i:05d}"}]} for i in range(1300)]
     log_groups = [{"logGroupName": f"/app/{i}", "retentionInDays": 7} for i in range(120)]
     buckets = [{"Name": f"bucket-{i:03d}", "BucketRegion": REGION} for i in range(25)]
@@ -151,6 +155,7 @@ def _estate() -> FakeAws:
         ("ec2", "DescribeInstances"): _ec2("Reservations", reservations),
         ("ec2", "DescribeSecurityGroups"): _ec2("SecurityGroups", groups),
         ("ec2", "DescribeNetworkInterfaces"): _ec2("NetworkInterfaces", enis, server_max=400),
+        ("ec2", "GetManagedPrefixListEntries"): _ec2("Entries", entries, server_max=100),
         ("logs", "DescribeLogGroups"): Paged(log_groups, "logGroups", "limit", "nextToken", "nextToken", 50),
         ("s3", "ListBuckets"): Paged(buckets, "Buckets", "MaxBuckets", "ContinuationToken", "ContinuationToken", 10),
     }
@@ -229,6 +234,9 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     assert len(regional["instances"]) == 2 * 1001
     assert ids(regional["security_groups"], "GroupId") == served(("ec2", "DescribeSecurityGroups"), "GroupId")
     assert len(regional["network_interfaces"]) == 1300
+    assert regional["prefix_lists"] == {
+        "pl-big": [e["Cidr"] for e in fake.paged[("ec2", "GetManagedPrefixListEntries")].items]
+    }
     assert ids(regional["log_groups"], "logGroupName") == served(("logs", "DescribeLogGroups"), "logGroupName")
     assert [b["Name"] for b in account["buckets"]] == served(("s3", "ListBuckets"), "Name")
     assert len(account["credential_report"]) == 251  # and the root row
@@ -243,6 +251,7 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("ec2", "DescribeInstances"): 1000,
         ("ec2", "DescribeSecurityGroups"): 1000,
         ("ec2", "DescribeNetworkInterfaces"): 1000,
+        ("ec2", "GetManagedPrefixListEntries"): 100,
         ("logs", "DescribeLogGroups"): 50,
         ("s3", "ListBuckets"): 1000,
     }

@@ -42,13 +42,13 @@ def _open(proto: str, lo: int | None = None, hi: int | None = None, v6: bool = F
     ],
 )
 def test_security_group_rules(perm: dict[str, object], admin: str, all_ports: str) -> None:
-    data = {"security_groups": [_sg("sg-1", perm)]}
+    data = {"security_groups": [_sg("sg-1", perm)], "prefix_lists": {}}
     assert _run("ec2-sg-open-admin-ports", data) == [("sg-1", admin)]
     assert _run("ec2-sg-open-all-ports", data) == [("sg-1", all_ports)]
 
 
 def test_admin_ports_are_configurable() -> None:
-    data = {"security_groups": [_sg("sg-1", _open("tcp", 5432, 5432))]}
+    data = {"security_groups": [_sg("sg-1", _open("tcp", 5432, 5432))], "prefix_lists": {}}
     assert _run("ec2-sg-open-admin-ports", data) == [("sg-1", "PASS")]
     params = ResourceAuditInput(thresholds={"admin_ports": [22, 5432]})
     assert _run("ec2-sg-open-admin-ports", data, params) == [("sg-1", "FAIL")]
