@@ -1,10 +1,13 @@
 """The only module that changes S3: copies, tags, manifests, deletions. Honours dry_run and the time budget.
 
-For each object: HEAD the source (checksums, metadata, version), copy it pinned to that version (or to its
-ETag with ``CopySourceIfMatch``), HEAD the copy and compare (size, then checksum); only verified objects are
-ever deleted at the source, in DeleteObjects batches of up to 1,000 keys, by VersionId where the bucket is
-versioned (else conditional on the verified ETag). A copy that does not verify is removed again and its source
-kept; the failure is recorded and the run fails at the end.
+For each object: copy exactly the object that was listed (conditional on its ETag), and only where the
+destination is as we saw it (nothing there, or the object we replace); verify the version we wrote (size, then
+checksum); confirm, once every copy is verified, that the current object at each destination key is still ours.
+Only then are sources deleted, in DeleteObjects batches of up to 1,000 keys, each conditional on the ETag that
+was verified (in a versioned bucket this leaves a delete marker, so no older version becomes current again). A
+copy that does not verify is removed again by the VersionId (or, unversioned, the ETag) we wrote, and its source
+kept; an object another writer put at the destination is never removed. Failures are recorded and the run fails
+at the end.
 """
 
 from __future__ import annotations
@@ -17,17 +20,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
-from s3transfer.manager import TransferManager
-from s3transfer.subscribers import BaseSubscriber
-
-from functions.artefact_mover import inventory
+from functions.artefact_mover import copies, inventory
+from functions.artefact_mover.copies import Conflict, Written
 from functions.artefact_mover.manifest import Moved, manifest_document
 from functions.artefact_mover.models import ArtefactMoverInput
 from functions.artefact_mover.plan import ObjectDecision, ObjectView, Transfer
 from functions.artefact_mover.verify import KMS, Head, Verdict, compare, preserved_args
-from shared.aws import error_code
 from shared.clock import TimeBudget
 from shared.observability import logger
 from shared.progress import advance
@@ -36,25 +34,11 @@ from shared.report import Action, ActionStatus, UnitResult
 DELETE_BATCH = 1000
 PART_COPY_CONCURRENCY = 8
 GONE = frozenset({"NoSuchKey", "NoSuchVersion"})
-
-
-class _KnownObject(BaseSubscriber):
-    """Tells s3transfer the size and ETag we already have, so it does not HEAD the source again."""
-
-    def __init__(self, size: int, etag: str) -> None:
-        self.size, self.etag = size, etag
-
-    def on_queued(self, future: Any, **kwargs: Any) -> None:
-        future.meta.provide_transfer_size(self.size)
-        if hasattr(future.meta, "provide_object_etag"):
-            future.meta.provide_object_etag(self.etag)
-
+REPLACED = "another writer replaced our copy at the destination; theirs is kept, and so is the source"
+RACED = "another writer put a different object at the destination meanwhile; not replaced, source kept"
+CHANGED = "changed since it was listed (uploaded again); kept, not copied: a later run moves what is there then"
 
 T = TypeVar("T")
-
-
-def _version(value: Any) -> str | None:
-    return None if value in (None, "", "null") else str(value)
 
 
 @dataclass(frozen=True)
@@ -62,10 +46,7 @@ class _Copied:
     """A quick copy made, not yet verified."""
 
     d: ObjectDecision
-    source_version: str | None
-    dest_version: str | None
-    etag: str
-    sse: str | None
+    written: Written
 
 
 class Mover:
@@ -86,21 +67,25 @@ class Mover:
         self.params = params
         self.result = result
         self.budget = budget
+        self._decisions: dict[str, ObjectDecision] = {}
 
     # -- copies -------------------------------------------------------------------------------------------------
 
     def copy_all(self, decisions: Sequence[ObjectDecision]) -> list[Moved]:
-        """Copy and verify every ``copy``/``check`` decision; return the objects verified at the destination.
+        """Copy and verify every ``copy``/``check`` decision; return the objects verified (and still ours) at the
+        destination.
 
-        Single-part objects below the multipart threshold take the quick path: one CopyObject pinned to the listed
-        ETag, verified by listing the destination (size and MD5 ETag, 1,000 keys a call). Whatever that cannot
-        prove (a KMS-encrypted copy, a changed object), and every other object, takes the full path: HEAD the
-        source and the copy with ``ChecksumMode=ENABLED`` and compare checksums.
+        Single-part objects below the multipart threshold take the quick path: one CopyObject, verified by listing
+        the destination (size and MD5 ETag, 1,000 keys a call). Whatever that cannot prove (a KMS-encrypted copy,
+        a changed object), and every other object, takes the full path: HEAD the source and the copy with
+        ``ChecksumMode=ENABLED`` and compare checksums. The same listing confirms that every verified object is
+        still the current one at its key.
         """
         for d in decisions:
             if d.action == "skip":
                 self._record(d, "skip", "skipped", d.reason)
         work = [d for d in decisions if d.action != "skip"]
+        self._decisions = {d.dest_key: d for d in work}
         if self.params.dry_run:
             for d in work:
                 self._record(d, d.action, "planned", d.reason, status="planned")
@@ -116,11 +101,12 @@ class Mover:
             copied = [f.result() for f in fast]
             done += [c for c in copied if isinstance(c, Moved)]
             unproven = [c for c in copied if isinstance(c, _Copied)]
-            if unproven:
-                listed = {o.key: o for o in inventory.list_objects(self.dst_s3, self.transfer.destination)}
-                confirm = [pool.submit(self._one, c.d, 0, partial(self._confirm, c, listed)) for c in unproven]
-                done += [f.result() for f in confirm]
-        return [m for m in done if m is not None]
+            if not unproven and not any(done):
+                return []
+            listed = {o.key: o for o in inventory.list_objects(self.dst_s3, self.transfer.destination)}
+            confirm = [pool.submit(self._one, c.d, 0, partial(self._confirm, c, listed)) for c in unproven]
+            done += [f.result() for f in confirm]
+        return self._still_ours([m for m in done if m is not None], listed)
 
     def _quick(self, d: ObjectDecision) -> bool:
         return (
@@ -145,84 +131,115 @@ class Mover:
                 advance("objects transferred", 1, total)
 
     def _quick_copy(self, d: ObjectDecision) -> _Copied | Moved | None:
-        """One CopyObject, conditional on the listed ETag; S3 carries metadata and tags (COPY directives)."""
+        """One CopyObject of the listed object (its ETag) onto nothing (``IfNoneMatch``); S3 carries metadata and
+        tags (COPY directives)."""
         try:
-            resp = self.dst_s3.copy_object(
-                CopySource={"Bucket": self.transfer.source.bucket, "Key": d.source_key},
-                CopySourceIfMatch=d.etag,
-                Bucket=self.transfer.destination.bucket,
-                Key=d.dest_key,
-                MetadataDirective="COPY",
-                TaggingDirective="COPY",
+            written = copies.copy_object(
+                self.dst_s3,
+                source={"Bucket": self.transfer.source.bucket, "Key": d.source_key},
+                source_etag=d.etag,
+                bucket=self.transfer.destination.bucket,
+                key=d.dest_key,
+                IfNoneMatch="*",
                 **self._extra(),
             )
-        except ClientError as exc:
-            if error_code(exc) in ("PreconditionFailed", "412"):
-                return self._copy_verified(d)  # changed since it was listed: HEAD it and copy what is there now
-            raise
-        result = resp.get("CopyObjectResult", {})
-        return _Copied(
-            d,
-            _version(resp.get("CopySourceVersionId")),
-            _version(resp.get("VersionId")),
-            str(result.get("ETag", "")),
-            resp.get("ServerSideEncryption"),
-        )
+        except Conflict:
+            return self._copy_verified(d, conflicted=True)  # the source or the destination changed: look again
+        return _Copied(d, written)
 
     def _confirm(self, c: _Copied, listed: dict[str, ObjectView], _: ObjectDecision) -> Moved | None:
         """Verify a quick copy by the destination listing, or else by HEADs and checksums."""
-        d, found = c.d, listed.get(c.d.dest_key)
-        if found and found.size == d.size and found.etag == d.etag == c.etag and c.sse not in KMS:
+        d, w, found = c.d, c.written, listed.get(c.d.dest_key)
+        if found is not None and found.etag == w.etag == d.etag and found.size == d.size and w.sse not in KMS:
             how = "size and md5 listed"
             logger.info("object copied", source=d.source_key, destination=d.dest_key, size=d.size, verified=how)
             self._record(d, "copy", "copied", f"{d.reason}; copied and verified ({how})")
             self.result.count("bytes_copied", d.size)
-            return Moved(d.source_key, c.source_version, d.etag, d.dest_key, d.size, "md5:" + d.etag.strip('"'))
-        src = inventory.head(self.src_s3, self.transfer.source.bucket, d.source_key, c.source_version)
+            checksum = "md5:" + d.etag.strip('"')
+            return Moved(d.source_key, w.source_version, d.etag, d.dest_key, d.size, checksum, w.etag, w.version_id)
+        src = inventory.head(self.src_s3, self.transfer.source.bucket, d.source_key, w.source_version)
         if src is None:
             self._failed(d, "verify", "the source version copied is gone; copy kept, nothing deleted")
             return None
-        return self._verify_copy(d, src, c.dest_version)
+        return self._verify_copy(d, src, w)
 
-    def _copy_verified(self, d: ObjectDecision) -> Moved | None:
+    def _copy_verified(self, d: ObjectDecision, conflicted: bool = False) -> Moved | None:
+        """HEAD the source; copy it unless the same object is already at the destination; verify the copy.
+
+        ``conflicted``: a conditional copy of this object was just refused, so the destination is looked at even
+        for a ``copy`` decision, and an object found there is another writer's.
+        """
         src_b, dst_b = self.transfer.source.bucket, self.transfer.destination.bucket
         src = inventory.head(self.src_s3, src_b, d.source_key)
         if src is None:
             self._record(d, d.action, "skipped", "source gone since it was listed", status="skipped")
             return None
-        if d.action == "check":
+        if src.etag != d.etag:
+            self._failed(d, "copy", CHANGED)
+            return None
+        condition: dict[str, str] = {"IfNoneMatch": "*"}
+        if d.action == "check" or conflicted:
             there = inventory.head(self.dst_s3, dst_b, d.dest_key)
             if there is not None:
                 verdict = self._verdict(src, there)
                 if verdict.same:
                     self._record(d, "verify", "already_there", f"already at the destination ({verdict.how})")
-                    return self._moved(d, src, verdict)
+                    adopted = Written(there.etag, there.version_id)
+                    if src.tag_count and there.tag_count != src.tag_count:
+                        self._copy_tags(src, d, adopted)
+                    return self._moved(d, src, verdict, adopted)
+                if conflicted:
+                    self._failed(d, "copy", RACED)
+                    return None
                 if self.params.on_conflict == "fail":
                     self._failed(d, "copy", f"the destination holds a different object ({verdict.how}); not replaced")
                     return None
-        copied_version = self._copy(src, d)
-        if src.tag_count and self._multipart(src):
-            copy = inventory.head(self.dst_s3, dst_b, d.dest_key, copied_version)
-            self._copy_tags(src, d, copy.version_id if copy else None)
-        return self._verify_copy(d, src, copied_version)
+                condition = {"IfMatch": there.etag}
+        try:
+            written = self._copy(src, d, condition)
+        except Conflict:
+            if conflicted:
+                self._failed(d, "copy", "the source or the destination changed while being copied; kept")
+                return None
+            return self._copy_verified(d, conflicted=True)
+        return self._verify_copy(d, src, written)
 
-    def _verify_copy(self, d: ObjectDecision, src: Head, copied_version: str | None) -> Moved | None:
-        copy = inventory.head(self.dst_s3, self.transfer.destination.bucket, d.dest_key, copied_version)
+    def _verify_copy(self, d: ObjectDecision, src: Head, written: Written) -> Moved | None:
+        """Compare the version we wrote with its source; remove it again (ours only) if it differs."""
+        copy = inventory.head(self.dst_s3, self.transfer.destination.bucket, d.dest_key, written.version_id)
         if copy is None:
             self._failed(d, "verify", "the copy is not at the destination")
             return None
+        if written.version_id is None and copy.etag != written.etag:
+            self._failed(d, "verify", REPLACED)
+            return None
         verdict = self._verdict(src, copy)
         if not verdict.same:
-            self._discard(d.dest_key, copy.version_id)
+            self._discard(d.dest_key, written)
             self._failed(d, "verify", f"copy does not match its source ({verdict.how}); copy removed, source kept")
             return None
+        if src.tag_count and self._multipart(src):
+            self._copy_tags(src, d, written)
         logger.info("object copied", source=d.source_key, destination=d.dest_key, size=src.size, verified=verdict.how)
         self._record(d, "copy", "copied", f"{d.reason}; copied and verified ({verdict.how})")
         self.result.count("bytes_copied", src.size)
-        return self._moved(d, src, verdict)
+        return self._moved(d, src, verdict, written)
+
+    def _still_ours(self, moved: list[Moved], listed: dict[str, ObjectView]) -> list[Moved]:
+        """Keep what is still the current object at its destination key (listed after every copy was made)."""
+        kept = []
+        for m in moved:
+            now = listed.get(m.dest_key)
+            if now is not None and now.etag == m.dest_etag:
+                kept.append(m)
+            else:
+                self._failed(self._decisions[m.dest_key], "verify", REPLACED)
+        return kept
 
     def _multipart(self, src: Head) -> bool:
-        return src.parts is not None or src.size >= self.params.threshold
+        """Multipart sources, and large ones whose full-object CRC a multipart copy can reproduce (the others are
+        copied whole, which keeps their MD5 ETag comparable)."""
+        return src.parts is not None or (src.size >= self.params.threshold and src.full_object_crc() is not None)
 
     def _extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -232,50 +249,54 @@ class Mover:
             extra |= {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.params.kms_key_id}
         return extra
 
-    def _copy(self, src: Head, d: ObjectDecision) -> str | None:
-        """Copy the exact source version; returns the new version's id when the call tells it."""
+    def _copy(self, src: Head, d: ObjectDecision, condition: dict[str, str]) -> Written:
+        """Copy the exact source version, on the destination ``condition``; return what was written.
+
+        Multipart copies reproduce the source's full-object CRC where it has one (S3 combines the part CRCs and
+        refuses to complete a copy whose CRC differs), else the source's own part boundaries (so its ETag and
+        composite checksum are the source's).
+        """
         source: dict[str, Any] = {"Bucket": self.transfer.source.bucket, "Key": d.source_key}
         if src.version_id:
             source["VersionId"] = src.version_id
-        extra: dict[str, Any] = {"CopySourceIfMatch": src.etag, **self._extra()}
+        where = {"bucket": self.transfer.destination.bucket, "key": d.dest_key}
         if not self._multipart(src):
-            resp = self.dst_s3.copy_object(
-                CopySource=source,
-                Bucket=self.transfer.destination.bucket,
-                Key=d.dest_key,
-                MetadataDirective="COPY",
-                TaggingDirective="COPY",
-                **extra,
+            return copies.copy_object(
+                self.dst_s3, source=source, source_etag=src.etag, **where, **condition, **self._extra()
             )
-            version = resp.get("VersionId")
-            return str(version) if version else None
-        part = self.params.part_size
-        if src.parts is not None:
-            part = inventory.first_part_size(self.src_s3, self.transfer.source.bucket, d.source_key, src.version_id)
-        config = TransferConfig(
-            multipart_threshold=1, multipart_chunksize=part, max_concurrency=PART_COPY_CONCURRENCY, use_threads=True
+        create = self._extra() | preserved_args(src)
+        complete: dict[str, Any] = {"MpuObjectSize": src.size, **condition}
+        boundaries = None
+        crc = src.full_object_crc()
+        if crc is not None:
+            algorithm, value = crc
+            create |= {"ChecksumAlgorithm": algorithm, "ChecksumType": "FULL_OBJECT"}
+            complete |= {"ChecksumType": "FULL_OBJECT", f"Checksum{algorithm}": value}
+        else:
+            boundaries = inventory.part_sizes(self.src_s3, src, self.transfer.source.bucket, PART_COPY_CONCURRENCY)
+            if composite := src.composite_algorithm():
+                create["ChecksumAlgorithm"] = composite
+        return copies.copy_multipart(
+            self.dst_s3,
+            source=source,
+            source_etag=src.etag,
+            **where,
+            ranges=copies.part_ranges(src.size, self.params.part_size, boundaries),
+            create=create,
+            complete=complete,
+            workers=PART_COPY_CONCURRENCY,
         )
-        with TransferManager(self.dst_s3, config) as manager:
-            manager.copy(
-                copy_source=source,
-                bucket=self.transfer.destination.bucket,
-                key=d.dest_key,
-                extra_args=extra | preserved_args(src),
-                subscribers=[_KnownObject(src.size, src.etag)],
-                source_client=self.src_s3,
-            ).result()
-        return None
 
-    def _copy_tags(self, src: Head, d: ObjectDecision, dest_version: str | None) -> None:
-        """Multipart copies carry no tags: copy them from the source version."""
+    def _copy_tags(self, src: Head, d: ObjectDecision, written: Written) -> None:
+        """Multipart copies carry no tags: copy them from the source version onto the version we wrote."""
         tag_set = inventory.tags(self.src_s3, self.transfer.source.bucket, d.source_key, src.version_id)
         params: dict[str, Any] = {
             "Bucket": self.transfer.destination.bucket,
             "Key": d.dest_key,
             "Tagging": {"TagSet": tag_set},
         }
-        if dest_version:
-            params["VersionId"] = dest_version
+        if written.version_id:
+            params["VersionId"] = written.version_id
         self.dst_s3.put_object_tagging(**params)
 
     def _verdict(self, src: Head, dst: Head) -> Verdict:
@@ -287,18 +308,29 @@ class Mover:
         how = "sha256 read back " + ("matches" if a == b else "differs")
         return Verdict("same" if a == b else "different", how, f"sha256:{a}")
 
-    def _discard(self, key: str, version: str | None) -> None:
-        """Remove a copy that failed verification (the source is kept, so nothing is lost)."""
+    def _discard(self, key: str, written: Written) -> None:
+        """Remove a copy that failed verification: our version only, or (unversioned) only while it is ours."""
         params: dict[str, Any] = {"Bucket": self.transfer.destination.bucket, "Key": key}
-        if version:
-            params["VersionId"] = version
+        if written.version_id:
+            params["VersionId"] = written.version_id
+        else:
+            params["IfMatch"] = written.etag
         try:
             self.dst_s3.delete_object(**params)
         except Exception:  # noqa: BLE001 - the failure is already recorded; a re-run finds and replaces the copy
             logger.exception("bad copy not removed", key=key)
 
-    def _moved(self, d: ObjectDecision, src: Head, verdict: Verdict) -> Moved:
-        return Moved(d.source_key, src.version_id, src.etag, d.dest_key, src.size, verdict.checksum)
+    def _moved(self, d: ObjectDecision, src: Head, verdict: Verdict, written: Written) -> Moved:
+        return Moved(
+            d.source_key,
+            src.version_id,
+            src.etag,
+            d.dest_key,
+            src.size,
+            verdict.checksum,
+            written.etag,
+            written.version_id,
+        )
 
     # -- manifest and deletions ----------------------------------------------------------------------------------
 
@@ -338,7 +370,7 @@ class Mover:
         self.result.count("manifests")
 
     def delete_sources(self, moved: Sequence[Moved]) -> bool:
-        """Delete verified sources: DeleteObjects in batches of 1,000, by VersionId, else conditional on the ETag.
+        """Delete verified sources: DeleteObjects in batches of 1,000, each conditional on the verified ETag.
 
         Returns whether every source is gone (False when a batch or a key failed, or the time budget ran out).
         """
@@ -355,12 +387,9 @@ class Mover:
                 self.result.count("deferred", len(moved) - start)
                 return False
             batch = moved[start : start + DELETE_BATCH]
-            objects = [
-                {"Key": m.source_key, "VersionId": m.source_version}
-                if m.source_version
-                else {"Key": m.source_key, "ETag": m.source_etag}
-                for m in batch
-            ]
+            # No VersionId: in a versioned bucket a delete marker hides the key, so an older version never becomes
+            # current again; every version stays recoverable until the bucket's lifecycle expires it.
+            objects = [{"Key": m.source_key, "ETag": m.source_etag} for m in batch]
             try:
                 resp = self.src_s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             except Exception as exc:  # noqa: BLE001 - this batch's sources stay; a re-run deletes them
@@ -369,9 +398,9 @@ class Mover:
                 continue
             errors = [e for e in resp.get("Errors", []) if e.get("Code") not in GONE]
             for e in errors:
-                self.result.fail(
-                    "delete", f"{e.get('Code')}: {e.get('Message')}", resource=f"s3://{bucket}/{e.get('Key')}"
-                )
+                code = e.get("Code")
+                why = "changed since it was verified; kept" if code in copies.CONFLICT else e.get("Message")
+                self.result.fail("delete", f"{code}: {why}", resource=f"s3://{bucket}/{e.get('Key')}")
             deleted = len(batch) - len(errors)
             self.result.count("deleted", deleted)
             advance("sources deleted", deleted, len(moved))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,12 +44,22 @@ def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Head 
         raise
 
 
-def first_part_size(s3: Any, bucket: str, key: str, version_id: str | None) -> int:
-    """The size of part 1 of a multipart object: copying with that part size keeps the ETag comparable."""
-    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "PartNumber": 1}
-    if version_id:
-        params["VersionId"] = version_id
-    return int(s3.head_object(**params)["ContentLength"])
+def part_sizes(s3: Any, src: Head, bucket: str, workers: int) -> list[int]:
+    """The sizes of a multipart object's own parts: one HEAD with ``PartNumber`` per part, ``workers`` at once.
+
+    Each HEAD names the version that was verified; in an unversioned bucket a newer object would not go unnoticed
+    either: every part copy is conditional on the verified ETag.
+    """
+    assert src.parts is not None
+
+    def size(number: int) -> int:
+        params: dict[str, Any] = {"Bucket": bucket, "Key": src.key, "PartNumber": number}
+        if src.version_id:
+            params["VersionId"] = src.version_id
+        return int(s3.head_object(**params)["ContentLength"])
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="part-size") as pool:
+        return list(pool.map(size, range(1, src.parts + 1)))
 
 
 def tags(s3: Any, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:

@@ -20,6 +20,9 @@ class Moved:
     dest_key: str
     size: int
     checksum: str | None
+    dest_etag: str = ""
+    """The ETag of the object at the destination: the copy we wrote, or the same object we found there."""
+    dest_version: str | None = None
 
 
 def manifest_document(
@@ -49,6 +52,8 @@ def manifest_document(
         }
         if m.source_version:
             entry["source_version_id"] = m.source_version
+        if m.dest_version:
+            entry["version_id"] = m.dest_version
         entries[key] = entry
     return {
         "schema_version": SCHEMA_VERSION,

@@ -15,7 +15,7 @@ from shared.aws import Clients
 from shared.errors import RunFailed
 from shared.runner import execute
 from tests.faults import CallLog, Crash, CrashAfter, ErrorOn, is_mutating
-from tests.functional.artefact_mover.conftest import Estate
+from tests.functional.artefact_mover.conftest import Corrupt, Estate
 from tests.helpers import REGION, FakeContext
 
 MOVE = {
@@ -133,24 +133,6 @@ def test_a_delete_failing_midway_leaves_the_rest_for_the_rerun(estate: Estate, m
     assert_nothing_lost(estate, files)
     assert run(MOVE)["status"] == "succeeded"
     assert_moved(estate, files)
-
-
-class Corrupt:
-    """After each CopyObject to ``key``, overwrite the copy with other bytes of the same size."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.s3 = boto3.client("s3", region_name=REGION)
-
-    def attach(self, session: boto3.Session) -> Corrupt:
-        session.events.register("after-call.s3.CopyObject", self._after)
-        return self
-
-    def _after(self, **kwargs: Any) -> None:
-        params = kwargs["context"].get("tests.faults.api_params") or {}
-        if params.get("Key", "").endswith(self.key):
-            size = self.s3.head_object(Bucket=params["Bucket"], Key=params["Key"])["ContentLength"]
-            self.s3.put_object(Bucket=params["Bucket"], Key=params["Key"], Body=b"X" * size)
 
 
 @pytest.mark.parametrize("quick", [True, False])

@@ -113,7 +113,7 @@ def test_move_deletes_sources_in_one_batch_after_verifying_every_copy(estate: Es
     assert ops["UploadPartCopy"] == 3
 
 
-def test_move_from_a_versioned_bucket_deletes_the_verified_versions(estate: Estate) -> None:
+def test_move_from_a_versioned_bucket_hides_the_verified_objects_and_keeps_their_versions(estate: Estate) -> None:
     estate.bucket("ver-bkt", versioned=True)
     estate.bucket("rel-bkt")
     files = estate.build("ver-bkt", "builds/api/8/")
@@ -121,11 +121,12 @@ def test_move_from_a_versioned_bucket_deletes_the_verified_versions(estate: Esta
 
     run({"operation": "move", "source": "s3://ver-bkt/builds/api/8/", "destination": "s3://rel-bkt/api/8/"}, log)
 
+    assert estate.keys("ver-bkt") == set()
     versions = estate.s3.list_object_versions(Bucket="ver-bkt")
-    assert versions.get("Versions", []) == []
-    assert versions.get("DeleteMarkers", []) == []
+    assert {v["Key"] for v in versions["Versions"]} == set(files)  # recoverable until the lifecycle expires them
+    assert {m["Key"] for m in versions["DeleteMarkers"] if m["IsLatest"]} == set(files)
     (deletion,) = [p for _, op, p in log.calls if op == "DeleteObjects"]
-    assert all(o.get("VersionId") for o in deletion["Delete"]["Objects"])
+    assert all(set(o) == {"Key", "ETag"} for o in deletion["Delete"]["Objects"])
     assert len(deletion["Delete"]["Objects"]) == len(files)
 
 

@@ -41,7 +41,9 @@ def test_promote_then_move_over_http(moto_server: str) -> None:
 
     assert promoted["status"] == moved["status"] == "succeeded"
     assert moved["units"][0]["counts"]["already_there"] == len(small) + 1
-    assert s3.list_object_versions(Bucket="art-bkt", Prefix="builds/").get("Versions", []) == []
+    assert s3.list_objects_v2(Bucket="art-bkt", Prefix="builds/")["KeyCount"] == 0
+    versions = s3.list_object_versions(Bucket="art-bkt", Prefix="builds/")
+    assert {m["Key"] for m in versions["DeleteMarkers"] if m["IsLatest"]} == set(small) | {"builds/web/9/big.bin"}
     assert s3.get_object(Bucket="rel-bkt", Key="releases/web/9.0/big.bin")["Body"].read() == big
     head = s3.head_object(Bucket="rel-bkt", Key="releases/web/9.0/big.bin")
     assert (head["ContentType"], head["Metadata"]) == ("application/x-big", {"n": "2"})

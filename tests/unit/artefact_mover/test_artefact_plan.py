@@ -154,7 +154,7 @@ def _obj(key: str, size: int = 1, age_h: float = 100) -> ObjectView:
     )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)  # time is for bench/, not for a loaded test machine
 @given(
     rels=st.sets(rel_key, max_size=25),
     present=st.sets(rel_key, max_size=25),

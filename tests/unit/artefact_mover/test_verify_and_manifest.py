@@ -1,11 +1,20 @@
-"""Copy verification (which checksum or ETag can be compared) and the release manifest's merge on re-runs."""
+"""Copy verification (which checksum or ETag can be compared), multipart part ranges, and the release manifest's
+merge on re-runs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from functions.artefact_mover.copies import part_ranges
 from functions.artefact_mover.manifest import Moved, manifest_document
 from functions.artefact_mover.verify import Head, compare, head_of, preserved_args
+
+MiB = 1024 * 1024
 
 
 def h(size: int = 10, etag: str = '"abc"', sse: str | None = None, ctype: str | None = None, **sums: str) -> Head:
@@ -39,6 +48,52 @@ def test_etags_compare_only_without_kms_and_with_the_same_parts() -> None:
     assert compare(h(etag='"m"'), h(etag='"m-1"')).status == "unknown"
 
 
+def test_a_part_layout_never_makes_a_copy_different() -> None:
+    """Multipart ETags and composite checksums that differ may only mean other part boundaries."""
+    assert compare(h(etag='"m-3"'), h(etag='"n-3"')).status == "unknown"
+    src, dst = h(etag='"m-3"', ctype="COMPOSITE", CRC32="c-3"), h(etag='"n-3"', ctype="COMPOSITE", CRC32="d-3")
+    assert compare(src, dst).status == "unknown"
+
+
+def test_equal_composite_checksums_prove_the_same_content_even_under_kms() -> None:
+    src = h(etag='"m-3"', sse="aws:kms", ctype="COMPOSITE", CRC32="c-3")
+    dst = h(etag='"n-3"', sse="aws:kms", ctype="COMPOSITE", CRC32="c-3")
+    verdict = compare(src, dst)
+    assert (verdict.status, verdict.checksum) == ("same", "crc32-3:c")
+    assert compare(src, h(etag='"n-2"', sse="aws:kms", ctype="COMPOSITE", CRC32="c-2")).status == "unknown"
+
+
+def test_the_full_object_crc_a_multipart_copy_can_reproduce() -> None:
+    assert h(etag='"m-3"', ctype="FULL_OBJECT", CRC32="v", SHA256="s").full_object_crc() == ("CRC32", "v")
+    assert h(etag='"m"', CRC64NVME="n", CRC32="v").full_object_crc() == ("CRC64NVME", "n")
+    assert h(etag='"m"', SHA256="s").full_object_crc() is None
+    assert h(etag='"m-3"', ctype="COMPOSITE", CRC32="v-3").full_object_crc() is None
+    assert h(etag='"m-3"', ctype="COMPOSITE", CRC32="v-3").composite_algorithm() == "CRC32"
+
+
+@settings(deadline=None, max_examples=60)  # up to 10,000 ranges an example
+@given(
+    size=st.integers(min_value=1, max_value=5 * 1024**4),  # S3's largest object
+    part=st.integers(min_value=5 * MiB, max_value=5 * 1024 * MiB),
+)
+def test_even_parts_cover_the_object_within_s3_limits(size: int, part: int) -> None:
+    ranges = part_ranges(size, part)
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == size - 1
+    assert all(b[0] == a[1] + 1 for a, b in pairwise(ranges))
+    assert len(ranges) <= 10_000
+    assert all(last - first + 1 <= 5 * 1024 * MiB for first, last in ranges)
+    assert all(last - first + 1 >= 5 * MiB for first, last in ranges[:-1])
+
+
+@given(st.lists(st.integers(min_value=5 * MiB, max_value=64 * MiB), min_size=1, max_size=40))
+def test_the_source_boundaries_are_kept_exactly(sizes: list[int]) -> None:
+    ranges = part_ranges(sum(sizes), 8 * MiB, sizes)
+    assert [last - first + 1 for first, last in ranges] == sizes
+    with pytest.raises(ValueError, match="do not add up"):
+        part_ranges(sum(sizes) + 1, 8 * MiB, sizes)
+
+
 def test_head_of_reads_what_s3_returns() -> None:
     head = head_of(
         "k",
@@ -56,7 +111,6 @@ def test_head_of_reads_what_s3_returns() -> None:
     )
     assert (head.parts, head.version_id, head.tag_count, head.full_object("SHA256")) == (2, None, 2, None)
     assert preserved_args(head) == {
-        "MetadataDirective": "REPLACE",
         "Metadata": {"a": "1"},
         "ContentType": "text/plain",
         "CacheControl": "no-cache",
