@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# Lambda's runtime is python3.12: build the venv with it when the machine has it, else with 3.11 (and say so)
+PYTHON ?= $(or $(shell command -v python3.12),$(shell command -v python3.11),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -19,14 +20,20 @@ help: ## List the targets
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@$(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; print("== .venv: Python " + v + (" (as the Lambda runtime)" if v == "3.12" else " (the Lambda runtime is 3.12: install python3.12 or set PYTHON=... to match it)"))'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	@echo "== .venv: upgrading pip"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "== .venv: installing requirements-dev.txt (boto3, Powertools, pyarrow, moto, pytest...; a few minutes the first time)"
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@echo "== .venv: installing devops-tasks itself (editable)"
+	@$(PY) -m pip install --quiet --no-deps -e .
+	@echo "== .venv: ready ($(VENV)/bin/devops-tasks)"
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "== node_modules: installing the pinned Serverless Framework (osls) with npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 venv: $(STAMP) ## Build the Python virtualenv

@@ -225,6 +225,15 @@ def test_reports_bucket_is_private_encrypted_tls_only_and_expires(template: dict
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
 
 
+def test_data_buckets_keep_their_data_when_the_stack_is_removed_or_the_bucket_replaced(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    for data_bucket in ("ReportsBucket", "LogEtlLakeBucket"):
+        assert resources[data_bucket]["DeletionPolicy"] == "Retain", data_bucket
+        assert resources[data_bucket]["UpdateReplacePolicy"] == "Retain", data_bucket
+
+
 def test_packages_hold_the_task_and_the_shared_library_only(package_dir: Path, template: dict[str, Any]) -> None:
     for _, props in functions_of(template):
         task_dir = props["Handler"].rsplit("/", 1)[0]

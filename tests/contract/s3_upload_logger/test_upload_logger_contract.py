@@ -25,11 +25,12 @@ def test_uploads_arrive_through_a_queue_only_the_configured_bucket_may_send_to(t
     (statement,) = resources["UploadLoggerQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::devops-tasks-uploads"
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::devops-tasks-${AWS::AccountId}-${AWS::Region}-contract-uploads"
     }
     assert resources["UploadLoggerQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
     env = resources["S3UploadLoggerLambdaFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["DEVOPS_TASKS_BUCKETS"] == "devops-tasks-uploads"
+    # bucket names are global across AWS: the default is this account's, region's and stage's, never one fixed name
+    assert env["DEVOPS_TASKS_BUCKETS"] == {"Fn::Sub": "devops-tasks-${AWS::AccountId}-${AWS::Region}-contract-uploads"}
     (mapping,) = [
         r["Properties"]
         for r in resources.values()
