@@ -13,12 +13,16 @@ at the end.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
 
 from functions.artefact_mover import copies, inventory
 from functions.artefact_mover.copies import Conflict, Written
@@ -32,6 +36,7 @@ from shared.progress import advance
 from shared.report import Action, ActionStatus, UnitResult
 
 DELETE_BATCH = 1000
+MANIFEST_ATTEMPTS = 5
 PART_COPY_CONCURRENCY = 8
 GONE = frozenset({"NoSuchKey", "NoSuchVersion"})
 REPLACED = "another writer replaced our copy at the destination; theirs is kept, and so is the source"
@@ -334,30 +339,24 @@ class Mover:
 
     # -- manifest and deletions ----------------------------------------------------------------------------------
 
-    def write_manifest(self, moved: Sequence[Moved], *, operation: str, run_id: str, now: datetime) -> None:
-        """Write (or merge into) the release manifest next to the artefacts, before any source is deleted."""
+    def write_manifest(self, moved: Sequence[Moved], *, operation: str, run_id: str, now: datetime) -> bool:
+        """Write (or merge into) the release manifest next to the artefacts, before any source is deleted.
+
+        Read, merge, then write conditionally on what was read (``IfMatch`` its ETag, or ``IfNoneMatch`` when
+        there was none): a manifest another promote wrote meanwhile makes S3 refuse the write, and it is read and
+        merged again (this is optimistic concurrency, not a retry of a failed request: botocore cannot merge).
+        Returns False, with the failure recorded, when the manifest could not be written.
+        """
         if not self.transfer.manifest or self.params.dry_run or not moved:
-            return
+            return True
         dst = self.transfer.destination
         key = dst.prefix + self.params.manifest_name
-        doc = manifest_document(
-            operation=operation,
-            source=self.transfer.source.uri,
-            destination=dst.uri,
-            dest_prefix=dst.prefix,
-            moved=moved,
-            source_bucket=self.transfer.source.bucket,
-            previous=inventory.read_json(self.dst_s3, dst.bucket, key),
-            run_id=run_id,
-            now=now,
-        )
-        self.dst_s3.put_object(
-            Bucket=dst.bucket,
-            Key=key,
-            Body=json.dumps(doc, indent=2).encode(),
-            ContentType="application/json",
-            ChecksumAlgorithm="SHA256",
-        )
+        try:
+            doc = self._merge_manifest(key, moved, operation=operation, run_id=run_id, now=now)
+        except Exception as exc:  # noqa: BLE001 - recorded; the sources are kept and the run fails at the end
+            logger.warning("manifest not written", bucket=dst.bucket, key=key, error=str(exc))
+            self.result.fail("manifest", exc, resource=f"s3://{dst.bucket}/{key}")
+            return False
         self.result.add(
             Action(
                 action="manifest",
@@ -368,6 +367,42 @@ class Mover:
             )
         )
         self.result.count("manifests")
+        return True
+
+    def _merge_manifest(
+        self, key: str, moved: Sequence[Moved], *, operation: str, run_id: str, now: datetime
+    ) -> dict[str, Any]:
+        dst = self.transfer.destination
+        for attempt in range(1, MANIFEST_ATTEMPTS + 1):
+            previous, etag = inventory.read_document(self.dst_s3, dst.bucket, key)
+            doc = manifest_document(
+                operation=operation,
+                source=self.transfer.source.uri,
+                destination=dst.uri,
+                dest_prefix=dst.prefix,
+                moved=moved,
+                source_bucket=self.transfer.source.bucket,
+                previous=previous,
+                run_id=run_id,
+                now=now,
+            )
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            try:
+                self.dst_s3.put_object(
+                    Bucket=dst.bucket,
+                    Key=key,
+                    Body=json.dumps(doc, indent=2).encode(),
+                    ContentType="application/json",
+                    ChecksumAlgorithm="SHA256",
+                    **condition,
+                )
+                return doc
+            except ClientError as exc:
+                if not copies.is_conflict(exc):
+                    raise
+                logger.info("manifest changed meanwhile: merged again", key=key, attempt=attempt)
+                time.sleep(random.uniform(0, 0.05 * attempt))  # two promotes that collided do not collide again
+        raise RuntimeError(f"changed by another writer {MANIFEST_ATTEMPTS} times while being merged; not written")
 
     def delete_sources(self, moved: Sequence[Moved]) -> bool:
         """Delete verified sources: DeleteObjects in batches of 1,000, each conditional on the verified ETag.

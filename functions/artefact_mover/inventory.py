@@ -71,17 +71,26 @@ def tags(s3: Any, bucket: str, key: str, version_id: str | None) -> list[dict[st
 
 def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """A small JSON object (marker, manifest); None when absent, empty or not a JSON object."""
+    return read_document(s3, bucket, key)[0]
+
+
+def read_document(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A small JSON object and the ETag of what was read: ``(None, None)`` when absent, ``(None, etag)`` when
+    present but empty or not a JSON object (a conditional write can still replace exactly that object)."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_JSON_BYTES - 1}")["Body"].read()
+        resp = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_JSON_BYTES - 1}")
     except ClientError as exc:
-        if error_code(exc) in NOT_FOUND or error_code(exc) == "InvalidRange":
-            return None
+        if error_code(exc) in NOT_FOUND:
+            return None, None
+        if error_code(exc) == "InvalidRange":  # an empty object
+            return None, str(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("etag") or "")
         raise
+    etag = str(resp["ETag"])
     try:
-        doc = json.loads(body or b"null")
+        doc = json.loads(resp["Body"].read() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
+        return None, etag
+    return (doc if isinstance(doc, dict) else None), etag
 
 
 def sha256_of(s3: Any, bucket: str, key: str, version_id: str | None) -> str:

@@ -114,7 +114,8 @@ def run_transfer(
     if not complete:
         logger.warning("transfer incomplete: sources kept", transfer=transfer.label, verified=len(moved), of=wanted)
         return False
-    mover.write_manifest(moved, operation=operation, run_id=ctx.report.run_id, now=ctx.now)
+    if not mover.write_manifest(moved, operation=operation, run_id=ctx.report.run_id, now=ctx.now):
+        return False
     if transfer.delete_source:
         return mover.delete_sources(moved)
     return True

@@ -6,6 +6,7 @@ moto ignores ``CopySourceIfMatch``, ``IfNoneMatch`` on CopyObject and the ETag c
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -195,3 +196,56 @@ def test_an_object_re_uploaded_after_its_verification_is_not_deleted(estate: Est
     objects = deletion["Delete"]["Objects"]
     assert len(objects) == len(files)
     assert all(set(o) == {"Key", "ETag"} for o in objects)  # conditional on what was verified; no VersionId
+
+
+# -- the release manifest ---------------------------------------------------------------------------------------
+
+THEIRS = {"objects": [{"key": "other.txt", "size": 1, "checksum": "md5:0", "source": "s3://else/other.txt"}]}
+
+
+class ManifestWriter:
+    """Another promote into the same release: right after we read the manifest, it writes its own."""
+
+    def __init__(self, key: str, times: int = 1) -> None:
+        self.key, self.times = key, times
+        self.s3 = boto3.client("s3", region_name=REGION)
+
+    def attach(self, session: boto3.Session) -> ManifestWriter:
+        session.events.register("after-call.s3.GetObject", self._after)
+        return self
+
+    def _after(self, context: dict[str, Any] | None = None, **_: Any) -> None:
+        if self.times and (context or {}).get("tests.faults.api_params", {}).get("Key") == self.key:
+            self.times -= 1
+            doc = THEIRS | {"updated_at": str(self.times)}  # every write another object (another ETag)
+            self.s3.put_object(Bucket="art-bkt", Key=self.key, Body=json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_manifest_written_meanwhile_by_another_promote_keeps_its_entries(estate: Estate, first: bool) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+    if not first:
+        estate.s3.put_object(Bucket="art-bkt", Key=DST + "release-manifest.json", Body=b'{"objects": []}')
+    promote = MOVE | {"operation": "promote"}
+
+    report = run(promote, CallLog(), ManifestWriter(DST + "release-manifest.json"))
+
+    assert report["status"] == "succeeded"
+    manifest = json.loads(estate.body("art-bkt", DST + "release-manifest.json"))
+    keys = {e["key"] for e in manifest["objects"]}
+    assert keys == {k[len(SRC) :] for k in files} | {"other.txt"}
+
+
+def test_a_manifest_that_keeps_changing_fails_the_run_and_keeps_the_sources(estate: Estate) -> None:
+    estate.bucket("art-bkt")
+    files = estate.build("art-bkt", SRC)
+
+    with pytest.raises(RunFailed) as failed:
+        run(MOVE, CallLog(), ManifestWriter(DST + "release-manifest.json", times=100))
+
+    (failure,) = failures(failed.value)
+    assert failure["operation"] == "manifest"
+    assert "changed by another writer" in failure["message"]
+    assert estate.keys("art-bkt", SRC) == set(files)
+    assert json.loads(estate.body("art-bkt", DST + "release-manifest.json"))["objects"] == THEIRS["objects"]
