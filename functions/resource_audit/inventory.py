@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.resource_audit.checks.base import Inventory, SourceError, flag
-from functions.resource_audit.checks.s3 import blocks_all, effective
+from functions.resource_audit.checks.s3 import CANCELS, cancels_all, effective
 from shared.aws import Clients, error_code
 from shared.observability import logger
 
@@ -166,7 +166,7 @@ def account_wide(
     if "buckets" in needs:
         fields = set(bucket_fields)
         account_block = inv.data.get("account_public_access_block")
-        if blocks_all(account_block):
+        if cancels_all(account_block):
             fields.discard("public")
         _fetch(inv, "buckets", lambda: _buckets(clients, home_region, fields, max_workers, account_block))
     iam = clients.client("iam", home_region)
@@ -212,19 +212,20 @@ def _bucket_region(s3: Any, raw: dict[str, Any]) -> str:
 
 def _bucket_reads(s3: Any, name: str, account_block: dict[str, Any] | None) -> dict[str, Callable[[], Any]]:
     def public() -> dict[str, Any]:
+        """The bucket's Block Public Access, then only the grants it (with the account's) does not cancel."""
         block = _absent(
             lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
             "NoSuchPublicAccessBlockConfiguration",
         )
-        if blocks_all(effective(account_block, block)):
-            return {"block": block}
-        status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
-        grants = s3.get_bucket_acl(Bucket=name).get("Grants", [])
-        return {
-            "block": block,
-            "policy_public": bool((status or {}).get("IsPublic")),
-            "acl_public": any(g.get("Grantee", {}).get("URI") in ALL_USERS for g in grants),
-        }
+        on = effective(account_block, block)
+        out: dict[str, Any] = {"block": block}
+        if not on[CANCELS["policy"]]:
+            status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
+            out["policy_public"] = bool((status or {}).get("IsPublic"))
+        if not on[CANCELS["acl"]]:
+            grants = s3.get_bucket_acl(Bucket=name).get("Grants", [])
+            out["acl_public"] = any(g.get("Grantee", {}).get("URI") in ALL_USERS for g in grants)
+        return out
 
     return {
         "tags": lambda: {

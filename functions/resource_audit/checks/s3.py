@@ -10,14 +10,29 @@ from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, S
 BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-def blocks_all(config: dict[str, Any] | None) -> bool:
-    """Whether a Block Public Access configuration turns on all four settings."""
-    return bool(config) and all(bool(config.get(flag)) for flag in BPA_FLAGS)  # type: ignore[union-attr]
-
-
 def effective(account: dict[str, Any] | None, bucket: dict[str, Any] | None) -> dict[str, bool]:
     """What S3 enforces on a bucket: each setting is on if the account's or the bucket's configuration has it."""
     return {flag: bool((account or {}).get(flag) or (bucket or {}).get(flag)) for flag in BPA_FLAGS}
+
+
+CANCELS = {"acl": "IgnorePublicAcls", "policy": "RestrictPublicBuckets"}
+"""The setting that makes S3 disregard a public grant of each kind: IgnorePublicAcls ignores public ACLs (bucket
+and objects), RestrictPublicBuckets limits a public policy to AWS services and the bucket owner's account.
+BlockPublicAcls/BlockPublicPolicy only refuse new public grants; the ones already there still apply."""
+
+
+def cancels_all(account: dict[str, Any] | None) -> bool:
+    """Whether an account-level configuration alone cancels every public grant of every bucket."""
+    return all(bool((account or {}).get(flag)) for flag in CANCELS.values())
+
+
+def _cancelled_by(kind: str, account: dict[str, Any] | None, bucket: dict[str, Any] | None) -> str | None:
+    flag = CANCELS[kind]
+    if (account or {}).get(flag):
+        return f"{flag} (account)"
+    if (bucket or {}).get(flag):
+        return f"{flag} (bucket)"
+    return None
 
 
 def _bucket(inv: Inventory, b: dict[str, Any], status: str, evidence: str) -> Outcome:
@@ -67,38 +82,48 @@ def account_bpa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
 
 @check(
     id="s3-bucket-public",
-    title="S3 bucket is public or can be made public",
+    title="S3 bucket is public (a public ACL or policy that Block Public Access does not cancel)",
     category="security",
     severity="critical",
     scope="account",
     needs=("buckets", "account_public_access_block"),
-    looks_at="Skipped per bucket when account-level Block Public Access is fully on; otherwise the bucket's "
-    "GetPublicAccessBlock (combined with the account's: a setting on at either level applies), "
-    "GetBucketPolicyStatus and GetBucketAcl (AllUsers / AuthenticatedUsers grants)",
+    looks_at="GetBucketPolicyStatus (IsPublic) and GetBucketAcl (AllUsers / AuthenticatedUsers grants), each "
+    "skipped when Block Public Access cancels that kind of grant: IgnorePublicAcls for ACLs, RestrictPublicBuckets "
+    "for policies, on the account (then no per-bucket read at all) or the bucket (GetPublicAccessBlock)",
     remediation="Remove the public policy statement or ACL grant, then turn on the bucket's Block Public Access "
     "(better: the account's).",
 )
 def bucket_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     account = inv["account_public_access_block"]
-    if blocks_all(account):
+    if cancels_all(account):
+        settled = f"settled by account-level Block Public Access ({', '.join(CANCELS.values())})"
         for b in inv["buckets"]:
-            yield _bucket(inv, b, "PASS", "settled by account-level Block Public Access")
+            yield _bucket(inv, b, "PASS", settled)
         return
     for b, public, error in _per_bucket(inv, "public"):
         if error:
             yield error
             continue
-        if blocks_all(public.get("block")):
-            yield _bucket(inv, b, "PASS", "bucket-level Block Public Access fully on")
-        elif blocks_all(effective(account, public.get("block"))):
-            yield _bucket(inv, b, "PASS", "account and bucket Block Public Access settings together fully on")
-        elif public.get("policy_public") or public.get("acl_public"):
-            why = [
-                w for w, on in (("bucket policy", public.get("policy_public")), ("ACL", public.get("acl_public"))) if on
-            ]
-            yield _bucket(inv, b, "FAIL", "public through its " + " and ".join(why))
+        if not isinstance(public, dict):
+            yield _bucket(inv, b, "ERROR", "public access settings not read")
+            continue
+        block = public.get("block")
+        exposed, notes, unknown = [], [], []
+        for kind, label in (("policy", "bucket policy"), ("acl", "ACL")):
+            cancelled = _cancelled_by(kind, account, block)
+            grant = public.get(f"{kind}_public")
+            if cancelled:
+                notes.append(f"{label} grants cancelled by {cancelled}")
+            elif grant is None:
+                unknown.append(f"{label} not read")
+            elif grant:
+                exposed.append(label)
+        if exposed:
+            yield _bucket(inv, b, "FAIL", "public through its " + " and ".join(exposed))
+        elif unknown:
+            yield _bucket(inv, b, "ERROR", "; ".join(unknown))
         else:
-            yield _bucket(inv, b, "FAIL", "not public now, but no Block Public Access stops it being made public")
+            yield _bucket(inv, b, "PASS", "; ".join(["not public", *notes]))
 
 
 @check(

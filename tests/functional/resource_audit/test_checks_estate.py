@@ -113,7 +113,9 @@ def test_a_public_bucket_fails_and_account_block_public_access_settles_every_buc
     assert _status(report, "s3-bucket-public", ACCOUNT, plain["bucket_pass"]) == "PASS"
     settled = [f for f in _by(report, "s3-bucket-public") if f["account"] == HARDENED]
     assert settled
-    assert {f["evidence"] for f in settled} == {"settled by account-level Block Public Access"}
+    assert {f["evidence"] for f in settled} == {
+        "settled by account-level Block Public Access (IgnorePublicAcls, RestrictPublicBuckets)"
+    }
     assert hardened["bucket_fail"] in {f["resource"] for f in settled}
 
 

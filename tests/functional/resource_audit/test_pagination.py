@@ -306,3 +306,34 @@ def test_every_call_of_the_inventory_is_granted_to_the_role() -> None:
     assert {"GetBucketPolicyStatus", "GetBucketAcl"} <= {op for (svc, op) in fake.calls if svc == "s3"}
     actions = {ACTION_OF.get((svc, op), f"{PREFIX[svc]}:{op}") for svc, op in fake.calls}
     assert actions - PERMISSIONS == set()
+
+
+PUBLIC_READS = {"GetPublicAccessBlock", "GetBucketPolicyStatus", "GetBucketAcl"}
+
+
+@pytest.mark.parametrize(
+    ("account", "bucket", "reads"),
+    [
+        ({"IgnorePublicAcls": True, "RestrictPublicBuckets": True}, None, set()),  # the account cancels everything
+        (None, {"IgnorePublicAcls": True}, {"GetPublicAccessBlock", "GetBucketPolicyStatus"}),
+        ({"IgnorePublicAcls": True}, {"RestrictPublicBuckets": True}, {"GetPublicAccessBlock"}),
+        (None, {"RestrictPublicBuckets": True}, {"GetPublicAccessBlock", "GetBucketAcl"}),
+        (None, None, PUBLIC_READS),
+    ],
+)
+def test_public_access_reads_are_skipped_where_block_public_access_cancels_those_grants(
+    account: dict[str, bool] | None, bucket: dict[str, bool] | None, reads: set[str]
+) -> None:
+    fake = _estate()
+    for service, setting in (("s3control", account), ("s3", bucket)):
+        if setting is None:
+            fake.other[(service, "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
+        else:
+            fake.other[(service, "GetPublicAccessBlock")] = lambda p, s=setting: {"PublicAccessBlockConfiguration": s}
+    fake.other[("s3", "GetBucketPolicyStatus")] = lambda p: {"PolicyStatus": {"IsPublic": True}}
+    fake.other[("s3", "GetBucketAcl")] = lambda p: {"Grants": []}
+    _, account_inv = _audit(fake)
+    n = len(fake.paged[("s3", "ListBuckets")].items)
+    made = {op: count for (svc, op), count in fake.calls.items() if svc == "s3" and op in PUBLIC_READS}
+    assert made == dict.fromkeys(reads, n)
+    assert account_inv.errors == {}

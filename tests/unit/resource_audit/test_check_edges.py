@@ -27,22 +27,46 @@ ACLS = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
 POLICIES = {"BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
 
+IGNORE, RESTRICT = {"IgnorePublicAcls": True}, {"RestrictPublicBuckets": True}
+
+
 @pytest.mark.parametrize(
-    ("account", "bucket", "status"),
+    ("account", "bucket", "policy", "acl", "status", "said"),
     [
         # S3 applies the most restrictive combination of the account's and the bucket's settings
-        (ACLS, POLICIES, "PASS"),
-        (POLICIES | {"BlockPublicAcls": True}, {"IgnorePublicAcls": True}, "PASS"),
-        (ACLS, {"BlockPublicPolicy": True}, "FAIL"),
-        (None, ACLS | POLICIES, "PASS"),
-        (None, None, "FAIL"),
+        (None, None, False, True, "FAIL", "public through its ACL"),
+        (None, None, True, True, "FAIL", "public through its bucket policy and ACL"),
+        (IGNORE, None, False, True, "PASS", "IgnorePublicAcls (account)"),  # the grant is cancelled
+        (None, IGNORE, False, True, "PASS", "IgnorePublicAcls (bucket)"),
+        (None, RESTRICT, True, False, "PASS", "RestrictPublicBuckets (bucket)"),
+        (RESTRICT, None, True, False, "PASS", "RestrictPublicBuckets (account)"),
+        (IGNORE, None, True, True, "FAIL", "public through its bucket policy"),  # only the ACL is cancelled
+        (None, RESTRICT, True, True, "FAIL", "public through its ACL"),
+        (ACLS, {"BlockPublicPolicy": True}, False, False, "PASS", "not public"),
+        (None, None, False, False, "PASS", "not public"),
+        (POLICIES, ACLS, True, True, "PASS", "IgnorePublicAcls (bucket)"),
     ],
 )
-def test_bucket_public_uses_the_effective_block_public_access(
-    account: dict[str, bool] | None, bucket: dict[str, bool] | None, status: str
+def test_bucket_public_is_the_effective_exposure_after_block_public_access(
+    account: dict[str, bool] | None, bucket: dict[str, bool] | None, policy: bool, acl: bool, status: str, said: str
 ) -> None:
-    data = {"account_public_access_block": account, "buckets": [_bucket(bucket)]}
-    assert [o.status for o in _run("s3-bucket-public", data)] == [status]
+    data = {"account_public_access_block": account, "buckets": [_bucket(bucket, policy=policy, acl=acl)]}
+    [outcome] = _run("s3-bucket-public", data)
+    assert (outcome.status, said in outcome.evidence) == (status, True), outcome.evidence
+
+
+def test_a_grant_the_settings_do_not_cancel_but_that_was_not_read_is_error() -> None:
+    unread = {"Name": "b", "Region": "eu-west-1", "public": {"block": IGNORE}}  # policy status missing
+    data = {"account_public_access_block": None, "buckets": [unread]}
+    assert [o.status for o in _run("s3-bucket-public", data)] == ["ERROR"]
+    nothing = {"Name": "b", "Region": "eu-west-1"}
+    assert [
+        o.status for o in _run("s3-bucket-public", {"account_public_access_block": None, "buckets": [nothing]})
+    ] == ["ERROR"]
+    settled = {"account_public_access_block": IGNORE | RESTRICT, "buckets": [nothing]}
+    [outcome] = _run("s3-bucket-public", settled)
+    assert outcome.status == "PASS"
+    assert "account-level Block Public Access" in outcome.evidence
 
 
 def _trail(name: str) -> dict[str, Any]:
