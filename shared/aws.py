@@ -25,6 +25,7 @@ from botocore.credentials import (
 from botocore.exceptions import NoCredentialsError
 
 from shared import PROJECT, __version__
+from shared.pacing import Pacer, Rate, default_pacer
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 8},
@@ -82,10 +83,14 @@ def role_session_name(run_id: str) -> str:
 class Clients:
     """boto3 clients for one account, created on first use and cached per (service, region).
 
-    Thread-safe: executors share one instance across their worker threads.
+    Thread-safe: executors share one instance across their worker threads. Every client is paced
+    (:mod:`shared.pacing`): its mutating calls wait for the process-wide token bucket of their account, region
+    and operation; :meth:`pace` sets the run's rates.
     """
 
-    def __init__(self, session: boto3.Session | None = None, *, config: Config = BOTO_CONFIG) -> None:
+    def __init__(
+        self, session: boto3.Session | None = None, *, config: Config = BOTO_CONFIG, pacer: Pacer | None = None
+    ) -> None:
         self._session = session
         self._config = config
         self._cache: dict[tuple[str, str | None], Any] = {}
@@ -93,10 +98,23 @@ class Clients:
         self._account_id: str | None = None
         self._assumed: dict[tuple[str, str | None], Clients] = {}
         self._session_name = PROJECT
+        self._pacer = pacer
+        self._rates: dict[str, Rate] = {}
 
     def name_sessions(self, run_id: str) -> None:
         """Name the sessions of roles assumed from now on after the run (see :func:`role_session_name`)."""
         self._session_name = role_session_name(run_id)
+
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            self._pacer = default_pacer()
+        return self._pacer
+
+    def pace(self, rates: dict[str, Rate]) -> None:
+        """Rates by ``service:Operation`` overriding the pacer's defaults, for these clients and assumed ones."""
+        self._rates.clear()
+        self._rates.update(rates)
 
     @property
     def session(self) -> boto3.Session:
@@ -110,6 +128,7 @@ class Clients:
             found = self._cache.get(key)
             if found is None:
                 found = self.session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+                self.pacer.attach(found, account=lambda: self.account_id(region), overrides=self._rates)
                 self._cache[key] = found
             return found
 
@@ -163,8 +182,11 @@ class Clients:
             metadata=fetcher.fetch_credentials(), refresh_using=fetcher.fetch_credentials, method="assume-role"
         )
         assumed = Clients(
-            new_session(credentials=credentials, region_name=self.session.region_name), config=self._config
+            new_session(credentials=credentials, region_name=self.session.region_name),
+            config=self._config,
+            pacer=self.pacer,
         )
+        assumed._rates = self._rates
         assumed._account_id = role_arn.split(":")[4] or None
         assumed._session_name = self._session_name
         with self._lock:

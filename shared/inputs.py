@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import InputError
+from shared.pacing import RateLimits
 from shared.partitions import check_region, partition_ids, partition_of
 
 ENV_PREFIX = "DEVOPS_TASKS_"
@@ -131,6 +132,11 @@ class TaskSettings(BaseModel):
     max_seconds: float | None = Field(default=None, gt=0, description="cap on run time outside Lambda")
     max_workers: int = Field(default=8, ge=1, le=64)
     schedule: ScheduledBy | None = Field(default=None, description="set by the schedule that started the run")
+    rate_limits: RateLimits = Field(
+        default_factory=dict,
+        description="client-side pacing by service:Operation, e.g. {'ec2:DeleteSnapshot': {'per_second': 2, "
+        "'burst': 5}}, overriding shared.pacing.DEFAULT_RATES",
+    )
 
     @field_validator("regions")
     @classmethod

@@ -68,6 +68,7 @@ def execute(
     params = parse_run_input(event, task.params_model, env=env, overrides=overrides)
     clients = clients or Clients()
     clients.name_sessions(run_id)
+    clients.pace(params.rate_limits)
     now = clock()
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
     report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now)

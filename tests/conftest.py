@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import freezegun
 import pytest
 
+from tests.faults import SimulatedClock
 from tests.helpers import REGION
 
 # freezegun scans every loaded module when it starts; Powertools' lazy imports would then build pydantic models
@@ -79,3 +80,12 @@ def moto_server(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).read()
     monkeypatch.setenv("AWS_ENDPOINT_URL", _moto_server)
     return _moto_server
+
+
+@pytest.fixture(autouse=True)
+def sim_clock(monkeypatch: pytest.MonkeyPatch) -> SimulatedClock:
+    """Every test gets its own process-wide pacer, on simulated time: pacing waits cost no wall time, and no token
+    bucket carries over from another test. Returns the clock (tests that pace on purpose advance and read it)."""
+    clock = SimulatedClock()
+    monkeypatch.setattr("shared.pacing._default", clock.pacer())
+    return clock

@@ -5,7 +5,11 @@ lazily), or to one client's ``meta.events``:
 
 - :class:`CallLog` records every API call (``before-call``: once per call, retries not counted).
 - :class:`Faults` answers a seeded-random share of HTTP attempts (``before-send``) with a throttling error or an
-  InternalError, before the request reaches the service, so botocore's retry mode is what gets tested.
+  InternalError, before the request reaches the service, so botocore's retry mode is what gets tested. Random
+  errors model transient server faults; a rate limit is modelled by :class:`TokenBuckets`.
+- :class:`TokenBuckets` is AWS's side of a rate limit: a token bucket per (credentials, region, operation) that
+  answers ``RequestLimitExceeded`` while it is empty, refilling on a :class:`SimulatedClock` that the client's
+  pacing (:class:`shared.pacing.Pacer`) and botocore's retry backoff (:func:`simulated_retries`) share.
 - :class:`ErrorOn` answers chosen calls with a chosen error (e.g. ``InvalidSnapshot.NotFound`` on one delete).
 - :class:`CrashAfter` lets ``k`` mutating calls through, then kills the "process": the next call and every call
   after it raise :class:`Crash`, which no ``except Exception`` in production code can swallow.
@@ -19,15 +23,20 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import threading
+import types
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import botocore.endpoint
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.retries.standard import ExponentialBackoff
+
+from shared.pacing import Pacer, Rate
 
 UNROUTABLE = "https://fault-injected.invalid/"
 PARAMS_KEY = "tests.faults.api_params"
@@ -129,7 +138,7 @@ class CallLog:
 class Faults:
     """Throttling on ``throttle`` and InternalError on ``internal`` of HTTP attempts (seeded), for ``services``.
 
-    EC2 throttling is ``RequestLimitExceeded`` (HTTP 400) and its InternalError is HTTP 500, both with an EC2 XML
+    EC2 throttling is ``RequestLimitExceeded`` (HTTP 503) and its InternalError is HTTP 500, both with an EC2 XML
     error body; botocore's standard retry mode retries both.
     """
 
@@ -166,9 +175,9 @@ class Faults:
             self.injected["InternalError"] += 1
             return answer(request, protocol, 500, "InternalError", "An internal error has occurred")
         if draw < self.internal + self.throttle:
-            code = "RequestLimitExceeded" if protocol == "ec2" else "Throttling"
+            code, status = ("RequestLimitExceeded", 503) if protocol == "ec2" else ("Throttling", 400)
             self.injected[code] += 1
-            return answer(request, protocol, 400, code, "Request limit exceeded.")
+            return answer(request, protocol, status, code, "Request limit exceeded.")
         return None
 
 
@@ -236,3 +245,118 @@ def instant_retries() -> Iterator[None]:
         yield
     finally:
         ExponentialBackoff.delay_amount = original  # type: ignore[method-assign]
+
+
+class SimulatedClock:
+    """Simulated monotonic seconds: ``sleep(d)`` returns at once, ``d`` seconds later, and a call takes no time.
+
+    Each thread has its own timeline, starting at the latest time any thread has reached (a worker pool starts
+    after the work before it); ``sleep`` moves only the caller's. Threads sleeping side by side therefore overlap
+    as in real time: eight threads backing off for a second each move time on by one second, not eight. Shared
+    buckets never go back in time (a call from a thread behind a bucket's clock counts at the bucket's time).
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._latest = start
+        self._threads = threading.local()
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """The calling thread's time."""
+        found: float | None = getattr(self._threads, "now", None)
+        if found is None:
+            with self._lock:
+                found = self._threads.now = self._latest
+        return found
+
+    def sleep(self, seconds: float) -> None:
+        woken = self.now() + max(0.0, seconds)
+        self._threads.now = woken
+        with self._lock:
+            self._latest = max(self._latest, woken)
+
+    @property
+    def latest(self) -> float:
+        """The latest time any thread has reached: how long the simulated work took."""
+        with self._lock:
+            return self._latest
+
+    def pacer(self, defaults: dict[str, Rate] | None = None) -> Pacer:
+        """A :class:`shared.pacing.Pacer` on this clock (the project's default rates unless ``defaults``)."""
+        if defaults is None:
+            return Pacer(clock=self.now, sleep=self.sleep)
+        return Pacer(defaults, clock=self.now, sleep=self.sleep)
+
+
+@contextmanager
+def simulated_retries(clock: SimulatedClock) -> Iterator[None]:
+    """botocore's retry backoff sleeps on ``clock`` (the delays are botocore's own, only the waiting is simulated)."""
+    original = botocore.endpoint.time
+    botocore.endpoint.time = types.SimpleNamespace(sleep=clock.sleep)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        botocore.endpoint.time = original
+
+
+_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
+
+
+class TokenBuckets:
+    """AWS's request token buckets: ``buckets`` maps ``service:Operation`` to (capacity, refill per second).
+
+    Each (access key, signing region, operation) has its own bucket, full at the start (AWS's are per account and
+    region; one access key stands for one account here). An HTTP attempt takes a token, or, when none is left, is
+    answered ``RequestLimitExceeded`` with HTTP 503 and EC2's XML error body, as EC2 answers, and changes nothing.
+
+    Each attempt is judged at its own thread's time on the :class:`SimulatedClock`: it is let through only if the
+    bucket holds a token then, counting every attempt let through before and after that moment (threads' timelines
+    interleave, so attempts do not arrive in time order). ``passed`` and ``throttled`` count attempts by
+    operation; ``arrivals`` holds (operation, time) of each.
+    """
+
+    def __init__(self, clock: SimulatedClock, buckets: dict[str, tuple[float, float]]) -> None:
+        self.clock = clock
+        self.buckets = buckets
+        self.passed: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self.arrivals: list[tuple[str, float]] = []
+        self._taken: dict[tuple[str, str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, target: Any) -> TokenBuckets:
+        events = _events(target)
+        events.register_first("before-send", self._before_send)
+        return self
+
+    @staticmethod
+    def _fits(times: list[float], capacity: float, refill: float) -> bool:
+        """Whether a bucket, full before the first of ``times`` (sorted), has a token for each of them."""
+        tokens, last = capacity, times[0]
+        for at in times:
+            tokens = min(capacity, tokens + (at - last) * refill) - 1
+            last = at
+            if tokens < 0:
+                return False
+        return True
+
+    def _before_send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
+        _, service, op = event_name.split(".", 2)
+        name = f"{service}:{op}"
+        if name not in self.buckets:
+            return None
+        auth = request.headers.get("Authorization", b"")
+        found = _SCOPE.search(auth.decode() if isinstance(auth, bytes) else auth)
+        key = (found.group(1), found.group(2), name) if found else ("", "", name)
+        capacity, refill = self.buckets[name]
+        now = self.clock.now()
+        with self._lock:
+            self.arrivals.append((name, now))
+            taken = self._taken.setdefault(key, [])
+            candidate = sorted([*taken, now])
+            if self._fits(candidate, capacity, refill):
+                self._taken[key] = candidate
+                self.passed[name] += 1
+                return None
+            self.throttled[name] += 1
+        return answer(request, PROTOCOLS.get(service, "json"), 503, "RequestLimitExceeded", "Request limit exceeded.")
