@@ -27,6 +27,7 @@ from functions.snapshot_rotation.plan import Decision, period_key
 from shared.aws import error_code
 from shared.clock import TimeBudget
 from shared.observability import logger
+from shared.pacing import is_throttling
 from shared.progress import advance, expect
 from shared.report import Action, UnitResult
 
@@ -128,6 +129,10 @@ class Mutator:
                 detail["note"] = "already gone"
             elif code in LEFT_FOR_NEXT_RUN.get(d.action, ()):
                 self._defer(d, detail | {"error_code": code}, f"{code}: left for the next run")
+                return
+            elif is_throttling(exc):
+                why = f"{code}: still throttled after botocore's retries; left for the next run"
+                self._defer(d, detail | {"error_code": code}, why)
                 return
             elif d.action == "delete" and code == "InvalidSnapshot.InUse":
                 reason = "in use (an AMI registered since the plan was made)"

@@ -1,4 +1,4 @@
-"""Faults: throttling and internal errors change nothing in the outcome; a crash at any point converges on re-run."""
+"""Faults: rate limits and internal errors change nothing in the outcome; a crash at any point converges on re-run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from moto import mock_aws
 from functions.snapshot_rotation.task import TASK
 from shared.aws import Clients
 from shared.runner import execute
-from tests.faults import Crash, CrashAfter, Faults, instant_retries
+from tests.faults import Crash, CrashAfter, Faults, SimulatedClock, TokenBuckets, simulated_retries
 from tests.functional.snapshot_rotation import estate
 from tests.helpers import FakeContext
 
@@ -35,9 +35,9 @@ CLOCK: list[Any] = []
 
 
 @pytest.fixture(autouse=True)
-def frozen() -> Iterator[None]:
-    """Time starts at D0 and runs on; retries never sleep."""
-    with freeze_time(D0, tick=True) as clock, instant_retries():
+def frozen(sim_clock: SimulatedClock) -> Iterator[None]:
+    """Time starts at D0 and runs on; pacing and retry backoff wait on the simulated clock."""
+    with freeze_time(D0, tick=True) as clock, simulated_retries(sim_clock):
         CLOCK[:] = [clock]
         yield
 
@@ -103,7 +103,12 @@ def settle() -> int:
     raise AssertionError(f"no fixed point after 6 runs: {history[-2:]}")
 
 
-def test_throttling_and_internal_errors_leave_the_same_state_as_a_fault_free_run() -> None:
+BUSY_ACCOUNT = {"ec2:CreateSnapshot": (3.0, 2.0), "ec2:DeleteSnapshot": (3.0, 2.0), "ec2:CopySnapshot": (3.0, 2.0)}
+"""EC2's buckets as other callers in the account leave them: 3 tokens, refilling at 2 per second (AWS's own are 50 to
+100 tokens at 5 per second), so the paced calls are throttled too and botocore's retries have to do their work."""
+
+
+def test_rate_limits_and_internal_errors_leave_the_same_state_as_a_fault_free_run(sim_clock: SimulatedClock) -> None:
     with mock_aws():
         seed()
         run()
@@ -112,9 +117,11 @@ def test_throttling_and_internal_errors_leave_the_same_state_as_a_fault_free_run
         with mock_aws():
             seed()
             clients = Clients(estate.session())
-            faults = Faults(throttle=0.20, internal=0.01, seed=seed_).attach(clients.session)
+            limits = TokenBuckets(sim_clock, BUSY_ACCOUNT).attach(clients.session)
+            faults = Faults(throttle=0.0, internal=0.05, seed=seed_).attach(clients.session)
             report = run(clients)
-            assert faults.injected["RequestLimitExceeded"] > 0
+            assert sum(limits.throttled.values()) > 0
+            assert faults.injected["InternalError"] > 0
             assert report["status"] == "succeeded"
             assert shape() == expected
             no_duplicates(shape())
