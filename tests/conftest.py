@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import freezegun
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.faults import SimulatedClock
 from tests.helpers import REGION
@@ -15,6 +16,14 @@ from tests.helpers import REGION
 # freezegun scans every loaded module when it starts; Powertools' lazy imports would then build pydantic models
 # while datetime is patched. Powertools never needs frozen time in our tests.
 freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
+
+# Property tests run on shared, often loaded machines (two cores, several test processes): there a strategy that
+# draws a few dozen snapshots can take longer than hypothesis's one-second budget for generating inputs, and an
+# example longer than its 200 ms deadline, with nothing wrong in either. Neither check says anything about the
+# properties, so both are off for every test; the number of examples and the strategies stay as each test says.
+# The other health checks (filtering too much, data too large, fixtures reused across examples) stay on.
+settings.register_profile("devops-tasks", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("devops-tasks")
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,9 @@ line_strategy = st.one_of(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(lines=st.lists(line_strategy, max_size=40), gz=st.booleans())
 @example(lines=[ALB_LINES[0], ALB_LINES[1][:40] + b"\xff", b"", b"Enable AccessLog", ALB_LINES[2], b"junk"], gz=True)
 @example(lines=[ALB_LINES[0], b"not a log line", b""], gz=False)
@@ -66,7 +68,9 @@ def test_alb_lines_in_equal_rows_out_plus_rejected_plus_skipped(lake: Lake, line
     assert rejected == manifest["rows_rejected"]
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(lines=st.lists(st.one_of(st.sampled_from(VPC_LINES), st.text(max_size=30)), min_size=1, max_size=30))
 def test_vpc_flow_conservation_with_a_header(lake: Lake, lines: list[str | bytes]) -> None:
     header = (
