@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceError
@@ -152,6 +152,7 @@ statuses = st.sampled_from(["FAIL", "PASS", "ERROR", "SUPPRESSED"])
 populations = st.dictionaries(st.sampled_from([f"vol-{i}" for i in range(12)]), statuses, max_size=12)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(populations, populations)
 def test_diff_partitions_failures(before: dict[str, str], after: dict[str, str]) -> None:
     prev = [finding("ebs-volume-unattached", s, r) for r, s in before.items()]
@@ -291,6 +292,7 @@ checked = st.sampled_from(["ebs-volume-unattached", "ebs-volume-gp2"])
 errored_checks = st.sets(checked, max_size=2)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(populations, populations, errored_checks, errored_checks)
 def test_nothing_of_a_check_in_error_in_either_report_is_new_or_resolved(
     before: dict[str, str], after: dict[str, str], err_before: set[str], err_after: set[str]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.resource_audit.checks import BY_ID
@@ -125,6 +125,7 @@ cidrs = st.builds(
 )
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(st.lists(cidrs, max_size=8))
 def test_covering_the_internet_is_covering_every_public_address(sources: list[str]) -> None:
     """Oracle: with prefixes of length 0-3 the IPv4 space falls into eight /3 blocks; 224.0.0.0/3 (multicast and

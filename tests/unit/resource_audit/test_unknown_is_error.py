@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.resource_audit.checks import BY_ID
@@ -170,6 +170,7 @@ FAILING: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 ID_FIELDS = {"VolumeId", "SnapshotId", "InstanceId", "ImageId", "user", "arn"}
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(st.data())
 def test_taking_fields_out_of_a_failing_resource_never_makes_it_pass(data: st.DataObject) -> None:
     """Whatever fields AWS leaves out, a resource that fails with them never passes without them."""
