@@ -7,6 +7,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from functions.log_etl.detect import detect_format
 from functions.log_etl.formats import VPC_FLOW
@@ -253,3 +255,26 @@ def test_cloudtrail_files_and_digests_are_told_apart_by_content_and_skips_carry_
 def test_a_document_that_is_not_cloudtrail_is_unreadable_with_the_reason(document: bytes) -> None:
     with pytest.raises(LogParseError, match="not a CloudTrail log file"):
         parse_bytes(document, "cloudtrail")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([json.dumps(r).encode() for r in CLOUDTRAIL_RECORDS]),
+            st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")),
+            st.just(b""),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    gz=st.booleans(),
+)
+def test_cloudtrail_json_lines_conserve_every_line(lines: list[bytes], gz: bool) -> None:
+    data = b"\n".join([json.dumps(CLOUDTRAIL_RECORDS[0]).encode(), *lines]) + b"\n"
+    result = parse_bytes(gzip.compress(data) if gz else data, "cloudtrail")
+    assert result.counts.lines_in == len(lines) + 1
+    assert result.counts.balanced
+    assert result.counts.lines_skipped == sum(result.counts.skip_reasons.values())
+    records = sum(line in {json.dumps(r).encode() for r in CLOUDTRAIL_RECORDS} for line in lines)
+    assert result.counts.rows_out >= records + 1

@@ -1,9 +1,8 @@
 """Quoted fields (ALB, S3 server access): a line whose quoting is malformed is rejected with a reason, never misparsed.
 
 A quoted field opens with a quote at the start of a field and closes with the next quote, which must be followed by
-the delimiter or the end of the line; a quote anywhere else is malformed. AWS never writes a raw quote inside a
-value (ALB writes ``\\x22``), so the rule loses no real record, and it holds on the vectorised path (whole blocks)
-and on the line-by-line path alike.
+the delimiter or the end of the line; a quote anywhere else is malformed. The rule holds on the vectorised path
+(whole blocks) and on the line-by-line path alike.
 """
 
 from __future__ import annotations
