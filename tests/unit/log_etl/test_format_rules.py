@@ -7,7 +7,7 @@ import gzip
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.log_etl.detect import detect_format
@@ -257,7 +257,7 @@ def test_a_document_that_is_not_cloudtrail_is_unreadable_with_the_reason(documen
         parse_bytes(document, "cloudtrail")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lines=st.lists(
         st.one_of(
