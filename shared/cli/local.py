@@ -8,6 +8,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +50,48 @@ def quiet_logs(level: str = "WARNING") -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
+    # a run refused before its first metric has nothing to publish: the refusal is the message, not this warning
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     from shared.observability import logger
 
     logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
     for handler in logger.handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(sys.stderr)
+
+
+DEFAULT_ENDPOINT_REGION = "us-east-1"
+"""The region used against an endpoint when none is configured (emulators accept any)."""
+
+
+def use_endpoint(endpoint_url: str | None) -> list[str]:
+    """Against an endpoint (``endpoint_url`` or ``AWS_ENDPOINT_URL``), fill in what an emulator does not check.
+
+    Without credentials (environment, profiles, SSO: the standard chain, not the instance metadata service) dummy
+    ones are set, and without a region ``us-east-1``; each is returned as a line that says so. Against real AWS (no
+    endpoint) nothing is changed: a missing credential there is the error to show.
+    """
+    env = os.environ
+    if endpoint_url:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    endpoint = env.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        return []
+    import botocore.session
+
+    session = botocore.session.Session()
+    resolver = session.get_component("credential_provider")
+    for remote in ("container-role", "iam-role"):  # no metadata service to wait for on a laptop
+        resolver.remove(remote)
+    notes = []
+    if resolver.load_credentials() is None:
+        env["AWS_ACCESS_KEY_ID"] = "testing"
+        env["AWS_SECRET_ACCESS_KEY"] = "testing"  # a placeholder the endpoint accepts, not a secret
+        notes.append(f"no AWS credentials configured: using dummy ones (testing/testing) for {endpoint}")
+    if not session.get_config_variable("region") and not env.get("AWS_REGION"):
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = DEFAULT_ENDPOINT_REGION
+        notes.append(f"no AWS region configured: using {DEFAULT_ENDPOINT_REGION} for {endpoint}")
+    return notes
 
 
 def is_manual_payload(event: dict[str, Any]) -> bool:

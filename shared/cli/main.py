@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.cli import registry
-from shared.cli.local import Outcome, invoke, is_manual_payload, quiet_logs
+from shared.cli.local import Outcome, invoke, is_manual_payload, quiet_logs, use_endpoint
+from shared.cli.plan import human_size, plan_json, print_counts, print_plan
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--region", action="append", dest="regions", metavar="REGION", help="repeatable")
     inv.add_argument("--timeout", type=float, default=900.0, help="seconds, as the Lambda timeout (default 900)")
     inv.add_argument("--out", type=Path, help="also write the response (and any local renderings) here")
-    inv.add_argument("--json", action="store_true", help="print the response as JSON only")
+    inv.add_argument("--json", action="store_true", help="print the response, its totals and plan as JSON only")
+    inv.add_argument("--all", action="store_true", dest="show_all", help="show every row of the plan, not 10 a group")
+    inv.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="an AWS-compatible endpoint (as AWS_ENDPOINT_URL); without credentials or region, dummy ones are used",
+    )
     inv.add_argument("--verbose", action="store_true", help="show the structured logs (on stderr)")
     inv.add_argument(
         "--open",
@@ -173,7 +180,9 @@ def cmd_invoke(args: argparse.Namespace, console: Console) -> int:
     except EventFileError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
-    with ProgressBar(console, enabled=not args.json):
+    for note in use_endpoint(args.endpoint_url):
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    with ProgressBar(console, enabled=not args.json, title=f"running {info.task_name}"):
         outcome = invoke(info, event, timeout_s=args.timeout)
     if args.out and outcome.response is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -183,23 +192,54 @@ def cmd_invoke(args: argparse.Namespace, console: Console) -> int:
             for path in render(outcome.response, args.out):
                 console.print(f"wrote {path}")
     if args.json:
-        print(json.dumps(outcome.response if outcome.response is not None else {"error": outcome.error}, default=str))
+        print(json.dumps(json_of(outcome), default=str))
     else:
-        print_outcome(console, info.task_name, outcome)
+        print_outcome(console, info.task_name, outcome, show_all=args.show_all)
     local_html = ((outcome.response or {}).get("links") or {}).get("local html")
     if args.open and local_html:
-        import webbrowser
-
-        webbrowser.open(Path(local_html).resolve().as_uri())
+        open_file(console, Path(local_html))
     return 0 if outcome.ok else 1
 
 
-class ProgressBar:
-    """Draws shared.progress events as rich progress bars while a handler runs."""
+def json_of(outcome: Outcome) -> dict[str, Any]:
+    """``--json``: the handler's response, with the run's totals and its plan (every action, grouped) at the top."""
+    if outcome.response is None:
+        return {"error": outcome.error, "kind": outcome.kind}
+    resp = dict(outcome.response)
+    if "units" in resp:
+        resp.setdefault("totals", totals_of(resp))
+        resp["plan"] = plan_json(resp)
+    return resp
 
-    def __init__(self, console: Console, *, enabled: bool) -> None:
+
+def totals_of(resp: dict[str, Any]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for unit in resp.get("units") or []:
+        for key, n in (unit.get("counts") or {}).items():
+            total[key] = total.get(key, 0) + int(n)
+    return dict(sorted(total.items()))
+
+
+def open_file(console: Console, path: Path) -> None:
+    """Open a local rendering in a browser; where none can open it, say where the file is."""
+    import webbrowser
+
+    where = path.resolve()
+    if webbrowser.open(where.as_uri()):
+        console.print(f"opened {where}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(f"no browser could open it here: open {where}", markup=False, highlight=False, soft_wrap=True)
+
+
+class ProgressBar:
+    """A spinner from the start (something moves even before the first progress event), then shared.progress
+    events as rich progress bars while a handler runs."""
+
+    def __init__(self, console: Console, *, enabled: bool, title: str = "running") -> None:
         self.enabled = enabled and console.is_terminal
+        self.title = title
         self.progress = Progress(
+            SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -225,6 +265,7 @@ class ProgressBar:
             from shared import progress
 
             progress.listen(self._on)
+            self.progress.add_task(self.title, total=None)
             self.progress.start()
         return self
 
@@ -236,26 +277,26 @@ class ProgressBar:
             self.progress.stop()
 
 
-def print_outcome(console: Console, task: str, outcome: Outcome) -> None:
-    """A readable summary: counts per unit, failures, where the report is."""
+def print_outcome(console: Console, task: str, outcome: Outcome, *, show_all: bool = False) -> None:
+    """A readable summary: the plan (or what was done), counts per unit, failures, where the report is."""
     if outcome.response is None:
         console.print(f"[red]{task}: {outcome.kind}: {outcome.error}[/red]")
         return
     resp = outcome.response
     units = resp.get("units") or []
-    table = Table(
-        title=f"{task} ({resp.get('status', 'ok' if outcome.ok else 'failed')}"
-        f"{', dry run' if resp.get('dry_run') else ''})"
-    )
-    keys = sorted({k for u in units for k in (u.get("counts") or {})})
-    table.add_column("account/region")
-    for key in keys:
-        table.add_column(key, justify="right")
-    for unit in units:
-        label = unit.get("unit") or f"{unit.get('account')}/{unit.get('region')}"
-        table.add_row(label, *[str((unit.get("counts") or {}).get(k, 0)) for k in keys])
+    status = resp.get("status", "ok" if outcome.ok else "failed")
+    title = f"{task} ({status}{', dry run' if resp.get('dry_run') else ''})"
+    print_plan(console, resp, show_all=show_all)
     if units:
-        console.print(table)
+        print_counts(console, title, units)
+    elif "units" in resp:
+        console.print(f"{title}: nothing to do in any unit", markup=False, highlight=False)
+    else:
+        # a response that is not a run report (the upload logger's): print it rather than nothing
+        console.print(f"{task} ({'ok' if outcome.ok else 'failed'})", markup=False, highlight=False)
+        for key, value in resp.items():
+            shown = human_size(value) if key in {"bytes", "size"} and isinstance(value, int) else json.dumps(value)
+            console.print(f"  {key}: {shown}", markup=False, highlight=False, soft_wrap=True)
     failures = [f for u in units for f in (u.get("failures") or [])] or resp.get("failures") or []
     for failure in failures[:20]:
         if isinstance(failure, dict):
