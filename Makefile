@@ -3,7 +3,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Lambda's runtime is python3.12: build the venv with it when the machine has it, else with 3.11 (and say so)
-PYTHON ?= $(or $(shell command -v python3.12),$(shell command -v python3.11),python3)
+# (a name on PATH counts only if it runs: a pyenv shim of a version that is not selected does not)
+runs = $(shell $(1) -c 'import sys' >/dev/null 2>&1 && command -v $(1))
+ifndef PYTHON
+PYTHON := $(or $(call runs,python3.12),$(call runs,python3.11),python3)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
