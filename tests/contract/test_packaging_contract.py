@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 
 import pytest
@@ -44,3 +47,40 @@ def test_requires_python_admits_the_lambda_runtime() -> None:
     assert low
     assert (int(low.group(1)), int(low.group(2))) <= (int(runtime.group(1)), int(runtime.group(2)))
     assert f"Python {runtime.group(1)}.{runtime.group(2)} (the Lambda runtime" in (ROOT / "README.md").read_text()
+
+
+PREPARE = """
+const Plugin = require(process.argv[1]);
+const hooks = new Plugin({}).hooks;
+hooks['before:invoke:local:invoke']();
+console.log(JSON.stringify({venv: process.env.VIRTUAL_ENV, trace: process.env.POWERTOOLS_TRACE_DISABLED}));
+"""
+
+
+def _invoke_local_environment(env: dict[str, str]) -> dict[str, str]:
+    node = shutil.which("node")
+    assert node, "node is required"
+    proc = subprocess.run(
+        [node, "-e", PREPARE, str(ROOT / "config" / "invoke-local.js")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, str] = json.loads(proc.stdout)
+    return result
+
+
+def test_invoke_local_from_a_plain_shell_uses_the_project_venv_with_tracing_off() -> None:
+    plain = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "POWERTOOLS_TRACE_DISABLED"}}
+    assert (ROOT / ".venv" / "bin" / "python3").exists()
+    assert _invoke_local_environment(plain) == {"venv": str(ROOT / ".venv"), "trace": "true"}
+
+
+def test_invoke_local_keeps_an_active_virtualenv_and_an_explicit_tracing_setting() -> None:
+    chosen = dict(os.environ) | {"VIRTUAL_ENV": "/opt/other-venv", "POWERTOOLS_TRACE_DISABLED": "false"}
+    assert _invoke_local_environment(chosen) == {"venv": "/opt/other-venv", "trace": "false"}
+
+
+def test_serverless_yml_loads_the_invoke_local_plugin() -> None:
+    assert "  - ./config/invoke-local.js" in (ROOT / "serverless.yml").read_text()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import boto3
@@ -38,7 +37,7 @@ tasks:
 
 
 def sls_env(endpoint: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "VIRTUAL_ENV"}
     env |= {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -47,9 +46,9 @@ def sls_env(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "eu-west-1",
         "NODE_NO_WARNINGS": "1",
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-        # invoke local runs the handler with the project's Python
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "POWERTOOLS_TRACE_DISABLED": "true",
+        # a plain shell: no virtualenv active, so `invoke local` must find the project's .venv by itself
+        # (config/invoke-local.js), and nothing here turns tracing off
+        "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if ".venv" not in p),
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
