@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from functions.log_etl.models import LogEtlInput
+from shared.inputs import parse_input
+
 pytestmark = pytest.mark.contract
 
 
@@ -33,10 +36,19 @@ def test_log_etl_runs_python312_arm64_with_the_pandas_and_powertools_layers(temp
 
 
 def test_log_etl_has_two_vcpus_for_its_threads_and_memory_headroom(template: dict[str, Any]) -> None:
-    # Lambda gives one vCPU per 1,769 MB; reading, parsing and encoding run on three threads (~1.6 cores busy),
-    # and the pipeline peaks at ~270 MB.
+    # Lambda gives one vCPU per 1,769 MB; reading, parsing and encoding run on three threads, and the pipeline
+    # peaks at about 300 MiB (docs/benchmarks.md).
     props = _res(template, "LogEtlLambdaFunction")
     assert props["MemorySize"] >= 2 * 1769
+
+
+def test_the_s3_trigger_reads_valid_settings_from_the_function_environment(template: dict[str, Any]) -> None:
+    # The S3 trigger has no run input: its settings (the configured log formats among them) are the environment's.
+    variables = _res(template, "LogEtlLambdaFunction")["Environment"]["Variables"]
+    assert variables["DEVOPS_TASKS_CUSTOM_FORMATS"] == "[]"
+    plain = {k: v for k, v in variables.items() if k.startswith("DEVOPS_TASKS_") and isinstance(v, str)}
+    params = parse_input({}, LogEtlInput, env=plain)
+    assert params.custom_formats == []
 
 
 def test_s3_notifications_reach_the_function_through_a_queue_with_a_dead_letter_queue(
