@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from functions.snapshot_rotation.models import MANAGED_TAG, POLICY_TAG, VOLUME_TAG, Policy, SnapshotView, VolumeView
+from functions.snapshot_rotation.models import (
+    MANAGED_TAG,
+    POLICY_TAG,
+    SOURCE_SNAPSHOT_TAG,
+    VOLUME_TAG,
+    Policy,
+    SnapshotView,
+    VolumeView,
+)
 
 SNAPSHOT_PAGE = 1000
 VOLUME_PAGE = 500
@@ -36,6 +44,21 @@ def owned_snapshots(ec2: Any, policy: Policy, extra_tags: Mapping[str, str] | No
         PaginationConfig={"PageSize": SNAPSHOT_PAGE},
     )
     return [snapshot_view(s) for page in pages for s in page.get("Snapshots", [])]
+
+
+def pending_copies(ec2: Any) -> int:
+    """Copies this project has pending in the client's region, from every source region and policy (AWS limits
+    the copies in flight per account and destination region, whoever started them)."""
+    pages = ec2.get_paginator("describe_snapshots").paginate(
+        OwnerIds=["self"],
+        Filters=[
+            {"Name": "status", "Values": ["pending"]},
+            {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]},
+            {"Name": "tag-key", "Values": [SOURCE_SNAPSHOT_TAG]},
+        ],
+        PaginationConfig={"PageSize": SNAPSHOT_PAGE},
+    )
+    return sum(len(page.get("Snapshots", [])) for page in pages)
 
 
 def volumes(ec2: Any, policy: Policy) -> list[VolumeView]:

@@ -202,17 +202,21 @@ def _mark_tier(
         reasons[snap.snapshot_id].append(f"{tier} {_bucket_name(tier, bucket)}")
 
 
-def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], policy: Policy) -> list[Decision]:
+def plan_dr_copies(
+    source: Iterable[SnapshotView], dr: Iterable[SnapshotView], policy: Policy, *, in_flight: int
+) -> list[Decision]:
     """Copy the newest completed snapshot of each volume to the DR region, unless a copy is already there.
 
-    A DR copy is never a source (in the DR region's own unit, its listing holds the copies made there). At most
-    ``policy.dr.max_in_flight`` copies are pending at once in the DR region; the rest wait for a run.
+    ``dr`` holds this source region's copies in the DR region; ``in_flight`` is how many copies are pending there
+    from every source (counted by the caller across source regions and the copies it starts). At most
+    ``policy.dr.max_in_flight`` copies are pending at once; the rest wait for a run with free slots. A DR copy
+    is never a source.
     """
     if policy.dr is None:
         return []
     dr_list = [s for s in dr if s.owned_by(policy.name)]
     copied = {s.tags.get(SOURCE_SNAPSHOT_TAG): s.snapshot_id for s in dr_list if s.state != "error"}
-    slots = policy.dr.max_in_flight - sum(1 for s in dr_list if s.state == "pending")
+    slots = policy.dr.max_in_flight - in_flight
     newest: dict[str, SnapshotView] = {}
     originals = (s for s in source if s.owned_by(policy.name) and s.state == "completed" and not is_dr_copy(s))
     for snap in newest_first(originals):
@@ -224,9 +228,8 @@ def plan_dr_copies(source: Iterable[SnapshotView], dr: Iterable[SnapshotView], p
         if snap.snapshot_id in copied:
             decisions.append(Decision(snap.snapshot_id, vid, "skip", f"already copied as {copied[snap.snapshot_id]}"))
         elif slots <= 0:
-            decisions.append(
-                Decision(snap.snapshot_id, vid, "skip", f"{policy.dr.max_in_flight} copies already in flight")
-            )
+            waiting = f"{policy.dr.max_in_flight} copies already in flight in {policy.dr.region}"
+            decisions.append(Decision(snap.snapshot_id, vid, "skip", waiting))
         else:
             slots -= 1
             decisions.append(Decision(snap.snapshot_id, vid, "copy", f"newest snapshot, not yet in {policy.dr.region}"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from functions.snapshot_rotation import inventory
 from functions.snapshot_rotation.execute import Mutator, copier, creator, deleter
 from functions.snapshot_rotation.models import SOURCE_REGION_TAG, SnapshotRotationInput
-from functions.snapshot_rotation.plan import Decision, plan_creation, plan_dr_copies, plan_retention
+from functions.snapshot_rotation.plan import Decision, is_dr_copy, plan_creation, plan_dr_copies, plan_retention
 from shared.report import UnitResult
 from shared.runner import RunContext, Task
 from shared.units import Unit
@@ -37,6 +39,21 @@ PERMISSIONS = frozenset(
 """The IAM actions this task calls (besides shared.permissions); serverless.yml grants exactly these."""
 
 
+@dataclass
+class CopySlots:
+    """The copies pending in one DR region of one account: counted once per run, then shared by every source unit
+    (units run side by side, so planning and taking slots happen under the lock)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int | None = None
+
+
+def _copy_slots(ctx: RunContext, account: str, region: str) -> CopySlots:
+    with ctx.lock:
+        found: CopySlots = ctx.state.setdefault(f"dr-copies-in-flight:{account}:{region}", CopySlots())
+        return found
+
+
 def _split(decisions: list[Decision], verb: str) -> tuple[list[Decision], list[Decision]]:
     return [d for d in decisions if d.action == verb], [d for d in decisions if d.action != verb]
 
@@ -47,7 +64,8 @@ def work(params: SnapshotRotationInput, unit: Unit, result: UnitResult, ctx: Run
     ec2: Any = unit.client("ec2")
     mut = Mutator(result, dry_run=params.dry_run, budget=ctx.budget, max_workers=params.max_workers)
 
-    snapshots = inventory.owned_snapshots(ec2, policy)
+    # DR copies kept in this region (it is another region's DR region) are planned by their source region's unit.
+    snapshots = [s for s in inventory.owned_snapshots(ec2, policy) if not is_dr_copy(s)]
     if params.create:
         vols = inventory.volumes(ec2, policy)
         creates, rest = _split(plan_creation(vols, snapshots, policy, ctx.now), "create")
@@ -68,7 +86,13 @@ def work(params: SnapshotRotationInput, unit: Unit, result: UnitResult, ctx: Run
         return
     dr_ec2: Any = unit.clients.client("ec2", dr_region)
     dr_snapshots = inventory.owned_snapshots(dr_ec2, policy, {SOURCE_REGION_TAG: unit.region})
-    copies, rest = _split(plan_dr_copies(snapshots, dr_snapshots, policy), "copy")
+    slots = _copy_slots(ctx, unit.account, dr_region)
+    with slots.lock:
+        if slots.in_flight is None:
+            slots.in_flight = inventory.pending_copies(dr_ec2)
+        planned = plan_dr_copies(snapshots, dr_snapshots, policy, in_flight=slots.in_flight)
+        copies, rest = _split(planned, "copy")
+        slots.in_flight += len(copies)
     mut.record(rest, unit.region)
     tags = {s.snapshot_id: s.tags for s in snapshots}
     mut.run(copies, unit.region, copier(dr_ec2, policy, unit.region, tags))

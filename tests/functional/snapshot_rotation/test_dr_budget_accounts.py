@@ -56,13 +56,14 @@ def test_dr_copy_waits_while_max_in_flight_copies_are_pending(aws: None) -> None
     for vid in volumes:
         estate.snapshot(source, vid, D0 - timedelta(days=1), policy="with-dr")
     pending = estate.snapshot(dr, estate.volume(dr, "elsewhere"), D0, policy="with-dr", state="pending")
-    dr.create_tags(Resources=[pending], Tags=[{"Key": "devops-tasks:source-region", "Value": REGION}])
+    copy_tags = {"devops-tasks:source-region": REGION, "devops-tasks:source-snapshot": "snap-0123456789abcdef0"}
+    dr.create_tags(Resources=[pending], Tags=[{"Key": k, "Value": v} for k, v in copy_tags.items()])
     event = load_event("snapshot_rotation/dr_copy.json")
     event["policy"]["dr"]["max_in_flight"] = 2
     report = execute(TASK, event | {"create": False}, FakeContext(), clock=lambda: D0)
     copies = [a for a in report["units"][0]["actions"] if a["action"] == "copy"]
     assert [a["status"] for a in copies] == ["done"]
-    waiting = [a for a in report["units"][0]["actions"] if a["reason"] == "2 copies already in flight"]
+    waiting = [a for a in report["units"][0]["actions"] if a["reason"] == "2 copies already in flight in eu-central-1"]
     assert len(waiting) == 2
 
 

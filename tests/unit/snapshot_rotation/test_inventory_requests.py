@@ -73,3 +73,20 @@ def test_images_of_this_account_are_read_with_disabled_and_deprecated_ones(ec2: 
         stub.add_response("describe_images", {"Images": []}, expected | {"NextToken": "n"})
         assert inventory.ami_snapshot_ids(ec2) == {"snap-1"}
         stub.assert_no_pending_responses()
+
+
+def test_pending_copies_are_counted_server_side_over_every_source_and_policy(ec2: Any) -> None:
+    expected = {
+        "OwnerIds": ["self"],
+        "Filters": [
+            {"Name": "status", "Values": ["pending"]},
+            {"Name": "tag:devops-tasks:managed", "Values": ["true"]},
+            {"Name": "tag-key", "Values": ["devops-tasks:source-snapshot"]},
+        ],
+        "MaxResults": 1000,
+    }
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_snapshots", {"Snapshots": [raw_snapshot("snap-1")], "NextToken": "n"}, expected)
+        stub.add_response("describe_snapshots", {"Snapshots": [raw_snapshot("snap-2")]}, expected | {"NextToken": "n"})
+        assert inventory.pending_copies(ec2) == 2
+        stub.assert_no_pending_responses()
