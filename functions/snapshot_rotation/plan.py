@@ -132,9 +132,11 @@ def plan_retention(
     """Keep or delete every snapshot, with a reason.
 
     Only completed snapshots carrying this policy's ownership tags are candidates for deletion. Never deleted:
-    a snapshot used by an AMI, a pending one, the newest completed one of each volume. Then a snapshot is kept
-    if any rule keeps it (the newest ``keep_last``, or the newest of its day/week/month/year for the newest
-    N such buckets), unless it is older than ``max_age_days``.
+    a snapshot used by an AMI, a pending or errored one, and the newest completed one of each volume that no AMI
+    uses (so a volume keeps a snapshot of its own when its newest backs an AMI). Among the candidates a snapshot
+    is kept if any rule keeps it (the newest ``keep_last``, or the newest of its day/week/month/year for the newest
+    N such buckets), unless it is older than ``max_age_days``. "Newest" is by start time, then by snapshot id
+    (the greater id is the newer) when start times are equal.
     """
     retention = policy.retention
     in_ami = set(ami_snapshot_ids)
@@ -170,7 +172,7 @@ def plan_retention(
         for index, snap in enumerate(ordered):
             sid = snap.snapshot_id
             if index == 0:
-                decisions.append(Decision(sid, vid, "keep", "newest completed snapshot of the volume"))
+                decisions.append(Decision(sid, vid, "keep", "newest completed snapshot of the volume that no AMI uses"))
             elif cutoff is not None and snap.start_time < cutoff:
                 decisions.append(Decision(sid, vid, "delete", f"older than {retention.max_age_days} days"))
             elif reasons.get(sid):

@@ -79,3 +79,11 @@ def test_a_copy_that_failed_in_the_dr_region_does_not_count_as_a_copy() -> None:
     source = [snap("snap-a2", NOW - timedelta(days=1))]
     decisions = plan_dr_copies(source, [dr_copy("snap-dr", "snap-a2", state="error")], dr_policy(), in_flight=0)
     assert [(d.resource, d.action) for d in decisions] == [("snap-a2", "copy")]
+
+
+def test_of_two_snapshots_taken_in_the_same_second_the_greater_id_is_the_newest_and_is_copied() -> None:
+    same = NOW - timedelta(days=1)
+    for order in (["snap-0b", "snap-0a"], ["snap-0a", "snap-0b"]):
+        source = [snap(sid, same) for sid in order]
+        decisions = plan_dr_copies(source, [], dr_policy(), in_flight=0)
+        assert [(d.resource, d.action) for d in decisions] == [("snap-0b", "copy")]

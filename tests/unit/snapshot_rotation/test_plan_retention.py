@@ -87,6 +87,10 @@ def test_never_deletes_unowned_ami_used_pending_or_the_newest_completed_snapshot
             newest = max(completed, key=lambda s: (s.start_time, s.snapshot_id))
             assert newest.snapshot_id not in gone
             assert any(s.snapshot_id not in gone for s in completed), "a volume keeps a completed snapshot"
+        own = [s for s in completed if s.snapshot_id not in amis]
+        if own:
+            newest_own = max(own, key=lambda s: (s.start_time, s.snapshot_id))
+            assert newest_own.snapshot_id not in gone, "the newest completed snapshot no AMI uses is kept"
 
 
 @settings(max_examples=200)
@@ -137,7 +141,7 @@ def test_reasons_name_the_rule_that_decided() -> None:
     pol = policy(keep_last=1, daily=2, weekly=0, monthly=0, yearly=0)
     got = by_resource(plan_retention(snapshots, {"snap-ami"}, pol, at("2024-05-10 12:00")))
     assert got == {
-        "snap-new": ("keep", "newest completed snapshot of the volume"),
+        "snap-new": ("keep", "newest completed snapshot of the volume that no AMI uses"),
         "snap-mid": ("keep", "daily 2024-05-09"),
         "snap-old": ("delete", "outside retention"),
         "snap-ami": ("keep", "used by an AMI"),
@@ -232,7 +236,7 @@ def test_the_newest_snapshot_not_used_by_an_ami_is_kept_as_the_volume_newest() -
     snapshots = [snap("snap-ami", at("2024-05-10 03:00")), snap("snap-prev", at("2024-04-01 03:00"))]
     pol = policy(keep_last=1, daily=0, weekly=0, monthly=0, max_age_days=1)
     decisions = by_resource(plan_retention(snapshots, {"snap-ami"}, pol, at("2024-05-11 00:00")))
-    assert decisions["snap-prev"] == ("keep", "newest completed snapshot of the volume")
+    assert decisions["snap-prev"] == ("keep", "newest completed snapshot of the volume that no AMI uses")
 
 
 def test_ties_on_start_time_are_broken_by_id() -> None:
