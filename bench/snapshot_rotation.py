@@ -6,7 +6,8 @@ estate: DescribeSnapshots/DescribeVolumes/DescribeImages pages honour MaxResults
 the estate. Nothing leaves the process.
 
 Usage: python bench/snapshot_rotation.py [--sizes 1000,10000] [--planner 100000]
-Prints API calls by operation against the minimum, and planner seconds per 100,000 snapshots.
+Prints API calls by operation against the minimum, and the planner's CPU and wall seconds per 100,000 snapshots
+in UTC and in a zone with summer time (Europe/Berlin), with the load average of the machine.
 """
 
 from __future__ import annotations
@@ -196,22 +197,29 @@ def planner_views(n: int) -> list[SnapshotView]:
     ][:n]
 
 
-def time_planner(n: int, zone: str) -> tuple[float, float]:
-    """Best of 3: (retention seconds per 100,000 snapshots, creation seconds per 100,000 snapshots)."""
+def time_planner(n: int, zone: str) -> dict[str, float]:
+    """Best of 3, in seconds per 100,000 snapshots: wall and CPU time of planning retention and creation together,
+    and the wall time of each part."""
     from functions.snapshot_rotation.models import VolumeView
 
     views = planner_views(n)
     policy = Policy.model_validate({"retention": {"yearly": 2, "timezone": zone}})
     volumes = [VolumeView(f"vol-{v:017x}", "in-use", {"Backup": "true"}) for v in range(math.ceil(n / PER_VOLUME))]
-    best_r = best_c = float("inf")
+    best = dict.fromkeys(("wall", "cpu", "retention", "creation"), float("inf"))
     for _ in range(3):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         plan_retention(views, set(), policy, NOW)
-        t1 = time.perf_counter()
+        w1 = time.perf_counter()
         plan_creation(volumes, views, policy, NOW)
-        t2 = time.perf_counter()
-        best_r, best_c = min(best_r, t1 - t0), min(best_c, t2 - t1)
-    return best_r * 100_000 / n, best_c * 100_000 / n
+        w2, c2 = time.perf_counter(), time.process_time()
+        for key, value in (("wall", w2 - w0), ("cpu", c2 - c0), ("retention", w1 - w0), ("creation", w2 - w1)):
+            best[key] = min(best[key], value)
+    return {key: value * 100_000 / n for key, value in best.items()}
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min), {os.cpu_count()} cores"
 
 
 def main() -> int:
@@ -239,15 +247,18 @@ def main() -> int:
             f"(ratio {r['writes'] / max(r['mutations'], 1):.2f}; target 1.00) {'ok' if writes_ok else 'WRONG'}"
         )
         print(f"    outcome {r['counts']}")
-    print(f"\nplanner on {args.planner:,} snapshots (best of 3)")
+    # The target is on CPU time: on a shared machine the wall time also counts the waits for a core.
+    print(f"\nplanner on {args.planner:,} snapshots (best of 3; {load()})")
     for zone in ("UTC", "Europe/Berlin"):
-        retention, creation = time_planner(args.planner, zone)
-        planner_ok = retention + creation <= 1.0
+        t = time_planner(args.planner, zone)
+        planner_ok = t["cpu"] <= 1.0
         ok &= planner_ok
         print(
-            f"  {zone:<14} retention {retention:.3f} s + creation {creation:.3f} s per 100,000 snapshots "
-            f"(ratio to the 1 s target {retention + creation:.2f}) {'ok' if planner_ok else 'SLOW'}"
+            f"  {zone:<14} {t['cpu']:.2f} s CPU, {t['wall']:.2f} s wall per 100,000 snapshots "
+            f"(wall: retention {t['retention']:.2f} s + creation {t['creation']:.2f} s; "
+            f"CPU against the 1 s target {t['cpu']:.2f}) {'ok' if planner_ok else 'SLOW'}"
         )
+    print(f"  ({load()})")
     print("\nall targets met" if ok else "\nTARGET MISSED")
     return 0 if ok else 1
 
