@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from moto.ec2.models import ec2_backends
 
+import shared.aws
 from functions.snapshot_rotation.handler import handler
 from shared.errors import RunFailed
 from tests.helpers import FakeContext
@@ -58,7 +61,29 @@ def test_rotation_over_http_creates_rotates_and_writes_the_report(moto_server: s
     assert s3.get_object(Bucket="reports", Key=key)["ContentType"] == "application/json"
 
 
-def test_a_failing_region_is_recorded_the_others_finish_and_the_invocation_fails_at_the_end(moto_server: str) -> None:
+DOWN = "eu-north-1"
+
+
+def _with_region_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every session the handler makes cannot reach DOWN's endpoints, as when a region's endpoint is unreachable."""
+    real = shared.aws.new_session
+
+    def unreachable(model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
+        if (context or {}).get("client_region") == DOWN:
+            raise EndpointConnectionError(endpoint_url=f"https://ec2.{DOWN}.amazonaws.com/")
+
+    def new_session(*args: Any, **kwargs: Any) -> boto3.Session:
+        session = real(*args, **kwargs)
+        session.events.register_first("before-call", unreachable)
+        return session
+
+    monkeypatch.setattr(shared.aws, "new_session", new_session)
+
+
+def test_a_failing_region_is_recorded_the_others_finish_and_the_invocation_fails_at_the_end(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_region_down(monkeypatch)
     region = "eu-west-1"
     ec2 = boto3.client("ec2", region_name=region)
     vol = ec2.create_volume(
@@ -81,7 +106,7 @@ def test_a_failing_region_is_recorded_the_others_finish_and_the_invocation_fails
             {
                 "policy": {"retention": {"keep_last": 1, "daily": 0, "weekly": 0, "monthly": 0}},
                 "create": False,
-                "regions": ["eu-west-1", "eu-north-9"],
+                "regions": ["eu-west-1", DOWN],
             },
             FakeContext(),
         )
@@ -90,4 +115,7 @@ def test_a_failing_region_is_recorded_the_others_finish_and_the_invocation_fails
     by_region = {u["region"]: u for u in report["units"]}
     assert by_region["eu-west-1"]["counts"]["deleted"] == 2
     assert by_region["eu-west-1"]["counts"]["kept"] == 2  # the newest, and the AMI's snapshot
-    assert by_region["eu-north-9"]["failures"], "an unknown region fails its own unit only"
+    assert by_region[DOWN]["failures"], "an unreachable region fails its own unit only"
+    assert "EndpointConnectionError" in str(by_region[DOWN]["failures"]) or "Could not connect" in str(
+        by_region[DOWN]["failures"]
+    )
