@@ -67,7 +67,9 @@ def seed(instances: int, volumes: int, groups: int, buckets: int, users: int) ->
 def minimum(ops: Counter[tuple[str, str]], buckets: int) -> dict[str, int]:
     """Pages of the listings (moto serves one page each), per-bucket reads, and the 3 IAM calls."""
     ec2_listings = 9  # volumes, snapshots, public snapshots, images, instances, addresses, SGs, ENIs, EBS default
-    per_bucket = 4 + 1 + 3  # tags, encryption, versioning, lifecycle; location (moto: no BucketRegion); public
+    # tags, policy, versioning, lifecycle; location (moto: no BucketRegion); public access block and ACL (no
+    # GetBucketPolicyStatus: the bench's buckets have no policy)
+    per_bucket = 4 + 1 + 2
     return {
         "ec2": ec2_listings * len(REGIONS),
         "logs": len(REGIONS),

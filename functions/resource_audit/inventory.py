@@ -28,7 +28,7 @@ ALL_USERS = (
 )
 BUCKET_FIELD_OF_CHECK = {
     "s3-bucket-public": "public",
-    "s3-bucket-encryption": "encryption",
+    "s3-bucket-secure-transport": "policy",
     "s3-bucket-versioning": "versioning",
     "s3-bucket-lifecycle": "lifecycle",
     "tags-required-s3": "tags",
@@ -210,7 +210,11 @@ def _bucket_region(s3: Any, raw: dict[str, Any]) -> str:
     return "eu-west-1" if where == "EU" else str(where)
 
 
-def _bucket_reads(s3: Any, name: str, account_block: dict[str, Any] | None) -> dict[str, Callable[[], Any]]:
+def _bucket_reads(
+    s3: Any, name: str, account_block: dict[str, Any] | None, bucket: dict[str, Any]
+) -> dict[str, Callable[[], Any]]:
+    """The per-bucket reads; ``bucket`` holds the fields read so far (``public`` is read last, after ``policy``)."""
+
     def public() -> dict[str, Any]:
         """The bucket's Block Public Access, then only the grants it (with the account's) does not cancel."""
         block = _absent(
@@ -220,8 +224,11 @@ def _bucket_reads(s3: Any, name: str, account_block: dict[str, Any] | None) -> d
         on = effective(account_block, block)
         out: dict[str, Any] = {"block": block}
         if not on[CANCELS["policy"]]:
-            status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
-            out["policy_public"] = bool((status or {}).get("IsPublic"))
+            if "policy" in bucket and bucket["policy"] is None:
+                out["policy_public"] = False  # no bucket policy: GetBucketPolicyStatus would say NoSuchBucketPolicy
+            else:
+                status = _absent(lambda: s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"], "NoSuchBucketPolicy")
+                out["policy_public"] = bool((status or {}).get("IsPublic"))
         if not on[CANCELS["acl"]]:
             grants = s3.get_bucket_acl(Bucket=name).get("Grants", [])
             out["acl_public"] = any(g.get("Grantee", {}).get("URI") in ALL_USERS for g in grants)
@@ -232,10 +239,7 @@ def _bucket_reads(s3: Any, name: str, account_block: dict[str, Any] | None) -> d
             t["Key"]: t["Value"]
             for t in _absent(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet", default=[])
         },
-        "encryption": lambda: _absent(
-            lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"],
-            "ServerSideEncryptionConfigurationNotFoundError",
-        ),
+        "policy": lambda: _absent(lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy"),
         "versioning": lambda: s3.get_bucket_versioning(Bucket=name).get("Status"),
         "lifecycle": lambda: _absent(
             lambda: s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"], "NoSuchLifecycleConfiguration"
@@ -258,8 +262,8 @@ def _buckets(
             bucket.update(dict.fromkeys(fields, region))
             return bucket
         bucket["Region"] = region
-        reads = _bucket_reads(clients.client("s3", region), raw["Name"], account_block)
-        for f in sorted(fields):
+        reads = _bucket_reads(clients.client("s3", region), raw["Name"], account_block, bucket)
+        for f in sorted(fields, key=lambda f: (f == "public", f)):
             bucket[f] = _catch(reads[f])
         return bucket
 

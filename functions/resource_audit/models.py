@@ -19,6 +19,11 @@ CATEGORIES: tuple[Category, ...] = ("cost", "security", "reliability")
 STATUSES: tuple[Status, ...] = ("FAIL", "ERROR", "SUPPRESSED", "PASS")
 IGNORE_TAG = "devops-tasks:audit-ignore"
 DEFAULT_TAGGED: tuple[TaggedType, ...] = ("instance", "volume", "bucket")
+RETIRED = {
+    "s3-bucket-encryption": "every S3 bucket has had default encryption since January 2023, so it could not fail; "
+    "s3-bucket-secure-transport checks what a bucket policy must add",
+}
+"""Check ids that existed once: accepted in skip_checks and suppressions (no effect), refused in checks."""
 
 
 class Thresholds(BaseModel):
@@ -80,6 +85,10 @@ class ResourceAuditInput(TaskSettings):
         from functions.resource_audit.checks import CHECKS
 
         known = {c.id for c in CHECKS}
+        retired = sorted(set(self.checks) & set(RETIRED))
+        if retired:
+            raise ValueError("; ".join(f"check {cid} is retired: {RETIRED[cid]}" for cid in retired))
+        known |= set(RETIRED)  # skipping or suppressing a retired check is harmless: nothing to skip
         unknown = sorted({*self.checks, *self.skip_checks} - known)
         unknown += sorted({s.check for s in self.suppressions if s.check != "*"} - known)
         if unknown:

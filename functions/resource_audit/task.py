@@ -56,7 +56,7 @@ PERMISSIONS = frozenset(
         "s3:GetAccountPublicAccessBlock",
         "s3:GetBucketLocation",
         "s3:GetBucketTagging",
-        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketPolicy",
         "s3:GetBucketVersioning",
         "s3:GetLifecycleConfiguration",
         "s3:GetBucketPublicAccessBlock",

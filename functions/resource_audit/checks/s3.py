@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +56,8 @@ def _per_bucket(inv: Inventory, field: str) -> Iterator[tuple[dict[str, Any], An
         value = b.get(field)
         if isinstance(value, SourceError):
             yield b, None, _bucket(inv, b, "ERROR", f"could not read it: {value}")
+        elif field not in b:
+            yield b, None, _bucket(inv, b, "ERROR", f"{field} not read")
         else:
             yield b, value, None
 
@@ -126,25 +130,98 @@ def bucket_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             yield _bucket(inv, b, "PASS", "; ".join(["not public", *notes]))
 
 
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _everyone(principal: object) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+
+
+def _every_s3_action(action: object) -> bool:
+    return any(str(a).lower() in ("*", "s3:*") for a in _as_list(action))
+
+
+def _matches(pattern: str, arn: str) -> bool:
+    """An IAM resource pattern (``*`` any characters, ``?`` one) against an ARN."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, arn) is not None
+
+
+def _bucket_and_objects(resource: object, bucket_arn: str) -> bool:
+    patterns = [str(r) for r in _as_list(resource)]
+    return all(any(_matches(p, arn) for p in patterns) for arn in (bucket_arn, f"{bucket_arn}/any-key"))
+
+
+def _insecure_only(condition: object) -> bool:
+    """The condition is exactly ``aws:SecureTransport`` false (Bool or BoolIfExists): a deny with any other
+    condition as well applies to fewer requests than every plain-HTTP one."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return False
+    [(operator, clause)] = condition.items()
+    if str(operator).lower() not in ("bool", "boolifexists") or not isinstance(clause, dict) or len(clause) != 1:
+        return False
+    [(key, values)] = clause.items()
+    return str(key).lower() == "aws:securetransport" and any(str(v).lower() == "false" for v in _as_list(values))
+
+
+def statements(policy: object) -> list[dict[str, Any]] | None:
+    """The statements of a policy document (JSON text or parsed); None when it has none that can be read."""
+    try:
+        document = json.loads(policy) if isinstance(policy, str) else policy
+    except ValueError:
+        return None
+    found = document.get("Statement") if isinstance(document, dict) else None
+    listed = _as_list(found) if found is not None else []
+    if not listed or not all(isinstance(st, dict) for st in listed):
+        return None
+    return listed
+
+
+def denies_insecure_transport(policy: list[dict[str, Any]], bucket_arn: str) -> bool:
+    """Whether a statement denies every S3 action, to everyone, on the bucket and its objects, when the request
+    does not use TLS."""
+    return any(
+        st.get("Effect") == "Deny"
+        and _everyone(st.get("Principal"))
+        and _every_s3_action(st.get("Action"))
+        and "Resource" in st
+        and _bucket_and_objects(st.get("Resource"), bucket_arn)
+        and _insecure_only(st.get("Condition"))
+        for st in policy
+    )
+
+
 @check(
-    id="s3-bucket-encryption",
-    title="S3 bucket has no default encryption configuration",
+    id="s3-bucket-secure-transport",
+    title="S3 bucket policy does not deny requests over plain HTTP",
     category="security",
     severity="medium",
     scope="account",
     needs=("buckets",),
-    looks_at="GetBucketEncryption per bucket",
-    remediation="Set default encryption (SSE-S3, or SSE-KMS with a bucket key) with put-bucket-encryption.",
+    looks_at="GetBucketPolicy per bucket: a statement that denies s3:* to every principal on the bucket and its "
+    "objects when aws:SecureTransport is false (Bool or BoolIfExists, and no other condition)",
+    remediation='Add to the bucket policy: {"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
+    '"Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"], "Condition": {"Bool": '
+    '{"aws:SecureTransport": "false"}}} (check first that no client still uses http://).',
 )
-def bucket_encryption(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
-    for b, rules, error in _per_bucket(inv, "encryption"):
+def bucket_secure_transport(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for b, policy, error in _per_bucket(inv, "policy"):
         if error:
             yield error
-        elif rules:
-            algos = sorted({r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm", "?") for r in rules})
-            yield _bucket(inv, b, "PASS", "default encryption " + ", ".join(algos))
+            continue
+        if policy is None:
+            yield _bucket(inv, b, "FAIL", "no bucket policy: requests over plain HTTP are allowed")
+            continue
+        found = statements(policy)
+        if found is None:
+            yield _bucket(inv, b, "ERROR", "bucket policy not readable (no JSON statements)")
+        elif denies_insecure_transport(found, f"arn:{inv.partition}:s3:::{b['Name']}"):
+            yield _bucket(inv, b, "PASS", "bucket policy denies every request without TLS (aws:SecureTransport)")
         else:
-            yield _bucket(inv, b, "FAIL", "no default encryption configuration")
+            yield _bucket(inv, b, "FAIL", "bucket policy does not deny requests over plain HTTP")
 
 
 @check(

@@ -6,6 +6,7 @@ instances) are set on moto's backend objects, as the server runs in this process
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,19 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
     return ids
 
 
+def _tls_only(bucket: str) -> str:
+    """A bucket policy that denies every request over plain HTTP."""
+    deny = {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+
+
 def seed_account(client: ClientFactory, account: str, region: str, now: datetime, *, hardened: bool) -> dict[str, str]:
     """Account-wide resources. ``hardened``: account settings pass (BPA, password policy, trail); else they fail."""
     from moto.iam.models import iam_backends
@@ -124,6 +138,7 @@ def seed_account(client: ClientFactory, account: str, region: str, now: datetime
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
+    s3.put_bucket_policy(Bucket=good, Policy=_tls_only(good))
     s3.put_bucket_versioning(Bucket=good, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_lifecycle_configuration(
         Bucket=good,

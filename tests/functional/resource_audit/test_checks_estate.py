@@ -72,7 +72,7 @@ def test_every_check_finds_a_failing_and_a_passing_resource(estate: dict[str, An
         ("ec2-sg-unused", "sg_fail", "sg_pass"),
         ("logs-group-no-retention", "log_fail", "log_pass"),
         ("tags-required-ec2", "volume_fail", "volume_pass"),
-        ("s3-bucket-encryption", "bucket_fail", "bucket_pass"),
+        ("s3-bucket-secure-transport", "bucket_fail", "bucket_pass"),
         ("s3-bucket-lifecycle", "bucket_fail", "bucket_pass"),
         ("tags-required-s3", "bucket_fail", "bucket_pass"),
         ("iam-user-console-no-mfa", "user_fail", "user_pass"),

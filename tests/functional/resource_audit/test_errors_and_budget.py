@@ -32,11 +32,11 @@ DENIED_SOURCES = {
 }
 # per-bucket reads -> the check whose outcome for that bucket becomes ERROR
 DENIED_BUCKET_READS = {
-    "GetBucketEncryption": "s3-bucket-encryption",
+    "GetBucketPolicy": "s3-bucket-secure-transport",
     "GetBucketVersioning": "s3-bucket-versioning",
     "GetBucketLifecycleConfiguration": "s3-bucket-lifecycle",
     "GetBucketTagging": "tags-required-s3",
-    "GetBucketPolicyStatus": "s3-bucket-public",
+    "GetBucketAcl": "s3-bucket-public",  # (GetBucketPolicyStatus is not read: these buckets have no policy)
 }
 
 
@@ -177,7 +177,7 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
         "ListBuckets": 1,
         "GetBucketLocation": n,
         "GetBucketTagging": n,
-        "GetBucketEncryption": n,
+        "GetBucketPolicy": n,  # and no GetBucketPolicyStatus: these buckets have no policy
         "GetBucketVersioning": n,
         "GetBucketLifecycleConfiguration": n,
         "GetObject": 1,

@@ -147,7 +147,6 @@ def _estate() -> FakeAws:
     root += "not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
     report = "\n".join([HEADER, root, *users]).encode()
     trail = {"Name": "org", "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org", "IsMultiRegionTrail": True}
-    sse = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     all_on = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
     paged = {
         ("ec2", "DescribeVolumes"): _ec2("Volumes", volumes),
@@ -173,7 +172,7 @@ def _estate() -> FakeAws:
         ("ec2", "GetEbsEncryptionByDefault"): lambda p: {"EbsEncryptionByDefault": True},
         ("s3control", "GetPublicAccessBlock"): lambda p: {"PublicAccessBlockConfiguration": all_on},
         ("s3", "GetBucketTagging"): _raise("NoSuchTagSet"),
-        ("s3", "GetBucketEncryption"): lambda p: {"ServerSideEncryptionConfiguration": {"Rules": [sse]}},
+        ("s3", "GetBucketPolicy"): _raise("NoSuchBucketPolicy"),
         ("s3", "GetBucketVersioning"): lambda p: {"Status": "Enabled"},
         ("s3", "GetBucketLifecycleConfiguration"): _raise("NoSuchLifecycleConfiguration"),
         ("iam", "GenerateCredentialReport"): lambda p: {"State": "COMPLETE"},
@@ -263,7 +262,7 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
     assert fake.calls[("ec2", "DescribeSnapshots")] == own.calls(1000) + public.calls(1000)
     n = len(fake.paged[("s3", "ListBuckets")].items)
     # account-level Block Public Access is fully on: no per-bucket public-access reads at all
-    for op in ("GetBucketTagging", "GetBucketEncryption", "GetBucketVersioning", "GetBucketLifecycleConfiguration"):
+    for op in ("GetBucketTagging", "GetBucketPolicy", "GetBucketVersioning", "GetBucketLifecycleConfiguration"):
         assert fake.calls[("s3", op)] == n, op
     assert not {op for (svc, op) in fake.calls if svc == "s3"} & {
         "GetPublicAccessBlock",
@@ -280,7 +279,6 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
 # API operation -> the IAM action that authorises it, where the names differ
 ACTION_OF = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
-    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
     ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
@@ -295,7 +293,8 @@ def test_every_call_of_the_inventory_is_granted_to_the_role() -> None:
     fake = _estate()
     fake.other[("s3control", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
     fake.other[("s3", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
-    fake.other[("s3", "GetBucketPolicyStatus")] = _raise("NoSuchBucketPolicy")
+    fake.other[("s3", "GetBucketPolicy")] = lambda p: {"Policy": '{"Statement": []}'}
+    fake.other[("s3", "GetBucketPolicyStatus")] = lambda p: {"PolicyStatus": {"IsPublic": False}}
     fake.other[("s3", "GetBucketAcl")] = lambda p: {"Grants": []}
     fake.paged[("s3", "ListBuckets")] = Paged([{"Name": "b", "BucketRegion": REGION}], "Buckets", "MaxBuckets",
                                               "ContinuationToken", "ContinuationToken", 10)  # fmt: skip
@@ -330,6 +329,7 @@ def test_public_access_reads_are_skipped_where_block_public_access_cancels_those
             fake.other[(service, "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
         else:
             fake.other[(service, "GetPublicAccessBlock")] = lambda p, s=setting: {"PublicAccessBlockConfiguration": s}
+    fake.other[("s3", "GetBucketPolicy")] = lambda p: {"Policy": '{"Statement": []}'}
     fake.other[("s3", "GetBucketPolicyStatus")] = lambda p: {"PolicyStatus": {"IsPublic": True}}
     fake.other[("s3", "GetBucketAcl")] = lambda p: {"Grants": []}
     _, account_inv = _audit(fake)
@@ -337,3 +337,15 @@ def test_public_access_reads_are_skipped_where_block_public_access_cancels_those
     made = {op: count for (svc, op), count in fake.calls.items() if svc == "s3" and op in PUBLIC_READS}
     assert made == dict.fromkeys(reads, n)
     assert account_inv.errors == {}
+
+
+def test_a_bucket_without_a_policy_has_no_policy_status_read() -> None:
+    """GetBucketPolicy (for s3-bucket-secure-transport) already said there is none: its status cannot be public."""
+    fake = _estate()
+    fake.other[("s3control", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
+    fake.other[("s3", "GetPublicAccessBlock")] = _raise("NoSuchPublicAccessBlockConfiguration")
+    fake.other[("s3", "GetBucketAcl")] = lambda p: {"Grants": []}
+    _, account_inv = _audit(fake)
+    assert fake.calls[("s3", "GetBucketPolicyStatus")] == 0
+    assert fake.calls[("s3", "GetBucketPolicy")] == len(fake.paged[("s3", "ListBuckets")].items)
+    assert {b["public"]["policy_public"] for b in account_inv["buckets"]} == {False}
