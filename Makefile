@@ -56,7 +56,7 @@ format: $(STAMP) ## Format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-types: $(STAMP) ## mypy (strict) on functions/ and shared/
+types: $(STAMP) 
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) ## Unit tests (pure code, property tests)

@@ -30,7 +30,7 @@ def _serve(queue: Any) -> None:
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     from moto.server import ThreadedMotoServer
 
-    from shared.cli.demo.resource_audit import moto_audit_shims
+    from cli.demo.resource_audit import moto_audit_shims
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with moto_audit_shims({ACCOUNT: (True, False)}):
@@ -103,9 +103,9 @@ def main() -> int:
         print(f"seeded {sizes} x {len(REGIONS)} regions in {time.perf_counter() - t0:.1f}s")
         import boto3
 
+        from cli.demo.resource_audit import moto_audit_shims
         from functions.resource_audit.task import TASK
         from shared.aws import Clients
-        from shared.cli.demo.resource_audit import moto_audit_shims
         from shared.runner import execute
         from tests.faults import CallLog
 

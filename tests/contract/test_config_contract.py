@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from shared.cli import config, schema
+from cli import config, schema
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.contract

@@ -14,7 +14,7 @@ import pytest
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
-CLI = [sys.executable, "-m", "shared.cli.main"]
+CLI = [sys.executable, "-m", "cli.main"]
 
 
 def run_cli(*args: str, endpoint: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

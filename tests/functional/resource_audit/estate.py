@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
+from cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from shared.aws import Clients
-from shared.cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from shared.runner import execute
 from tests.faults import CallLog
 from tests.helpers import REGION, FakeContext

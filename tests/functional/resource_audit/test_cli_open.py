@@ -7,7 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from shared.cli.main import main
+from cli.main import main
 from tests.helpers import REGION
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from cli.sqs import lambda_sqs_event
 from functions.s3_upload_logger.handler import handler
-from shared.cli.sqs import lambda_sqs_event
 from shared.errors import InputError
 from shared.observability import logger, metrics
 from tests.helpers import REGION, FakeContext, load_event

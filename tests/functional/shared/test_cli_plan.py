@@ -12,8 +12,8 @@ import boto3
 import pytest
 from rich.console import Console
 
-from shared.cli.main import ProgressBar, main
-from shared.cli.plan import SHOWN_PER_GROUP, human_size, print_counts, print_plan
+from cli.main import ProgressBar, main
+from cli.plan import SHOWN_PER_GROUP, human_size, print_counts, print_plan
 from tests.helpers import REGION
 
 VOLUMES = 13
@@ -198,7 +198,7 @@ def test_configured_credentials_and_region_are_kept_against_an_endpoint(
 def test_without_an_endpoint_missing_credentials_are_not_papered_over(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from shared.cli.local import use_endpoint
+    from cli.local import use_endpoint
 
     _no_aws_configured(monkeypatch)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -10,8 +10,8 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
+from cli.sqs import lambda_sqs_event
 from functions.log_etl.handler import handler
-from shared.cli.sqs import lambda_sqs_event
 from tests.helpers import REGION, FakeContext
 
 pytestmark = pytest.mark.integration

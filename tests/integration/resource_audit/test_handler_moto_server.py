@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+from cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from functions.resource_audit.handler import handler
-from shared.cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from tests.helpers import REGION, FakeContext, load_event
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+from cli.sqs import lambda_sqs_event
 from functions.s3_upload_logger.handler import run
-from shared.cli.sqs import lambda_sqs_event
 from shared.observability import logger
 from tests.helpers import REGION, FakeContext
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import main, registry
 from functions.snapshot_rotation.models import SnapshotRotationInput
-from shared.cli import main, registry
 from shared.inputs import parse_input
 from tests.helpers import load_event
 

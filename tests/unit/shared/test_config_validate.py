@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import config, main
 from functions.snapshot_rotation.models import SnapshotRotationInput
-from shared.cli import config, main
 from tests.helpers import ROOT
 
 EXAMPLE = ROOT / "config" / "example.yml"

@@ -16,8 +16,8 @@ from typing import Any
 from botocore.httpsession import URLLib3Session
 from rich.table import Table
 
-from shared.cli import registry
-from shared.cli.demo import DemoEnv
+from cli import registry
+from cli.demo import DemoEnv
 
 TITLE = "Resource audit (cost and security hygiene)"
 OWNER = [{"Key": "Owner", "Value": "platform"}]

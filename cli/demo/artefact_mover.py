@@ -11,9 +11,9 @@ from typing import Any
 
 from rich.table import Table
 
-from shared.cli import registry
-from shared.cli.demo import DemoEnv
-from shared.cli.sqs import lambda_sqs_event
+from cli import registry
+from cli.demo import DemoEnv
+from cli.sqs import lambda_sqs_event
 
 TITLE = "Build artefacts on S3: promote, move, retain"
 BUCKET = "demo-artefacts"

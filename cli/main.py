@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shared.cli import registry
-from shared.cli.local import Outcome, invoke, is_manual_payload, quiet_logs, use_endpoint
-from shared.cli.plan import human_size, plan_json, print_counts, print_plan
+from cli import registry
+from cli.local import Outcome, invoke, is_manual_payload, quiet_logs, use_endpoint
+from cli.plan import human_size, plan_json, print_counts, print_plan
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_validate(args.files, console)
     if args.command == "schema":
         return cmd_schema(args.task, args.write, console)
-    from shared.cli.demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(args.out, console, only=args.only)
 
@@ -89,7 +89,7 @@ def cmd_list(console: Console) -> int:
 
 def cmd_validate(files: list[Path], console: Console) -> int:
     """Every problem of every file, one line each (file:line: field: what is wrong); exit 1 if there is one."""
-    from shared.cli import config
+    from cli import config
 
     checkers = [config.check_file(f) for f in files]
     if not files:
@@ -109,7 +109,7 @@ def cmd_validate(files: list[Path], console: Console) -> int:
 
 
 def cmd_schema(task: str | None, write: Path | None, console: Console) -> int:
-    from shared.cli import schema
+    from cli import schema
 
     if write is not None:
         for path in schema.write(write):

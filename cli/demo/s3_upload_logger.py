@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from rich.table import Table
 
-from shared.cli.demo import DemoEnv
-from shared.cli.sqs import lambda_sqs_event
+from cli.demo import DemoEnv
+from cli.sqs import lambda_sqs_event
 from shared.observability import logger
 
 TITLE = "S3 upload logger"

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shared.cli import registry
-from shared.cli.config import POLICY_NAME, RESERVED_INPUT
+from cli import registry
+from cli.config import POLICY_NAME, RESERVED_INPUT
 
 SCHEMA_DIR = registry.ROOT / "config" / "schema"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

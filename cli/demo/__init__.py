@@ -19,8 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.rule import Rule
 
-from shared.cli import registry
-from shared.cli.local import Outcome, invoke, quiet_logs
+from cli import registry
+from cli.local import Outcome, invoke, quiet_logs
 
 ORDER = ["snapshot_rotation", "resource_audit", "artefact_mover", "s3_upload_logger", "log_etl"]
 ACCOUNT = "123456789012"
@@ -122,7 +122,7 @@ def run_demo(out: Path, console: Console, *, only: list[str] | None = None) -> i
     crashed = []
     try:
         for name in parts(only):
-            module = importlib.import_module(f"shared.cli.demo.{name}")
+            module = importlib.import_module(f"cli.demo.{name}")
             console.print(Rule(str(getattr(module, "TITLE", name))))
             t0 = time.monotonic()
             try:

@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
-from shared.cli import registry
-from shared.cli.demo import DemoEnv
+from cli import registry
+from cli.demo import DemoEnv
 
 TITLE = "EBS snapshot rotation"
 MANAGED = [{"Key": "devops-tasks:managed", "Value": "true"}, {"Key": "devops-tasks:policy", "Value": "default"}]

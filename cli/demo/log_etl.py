@@ -15,8 +15,8 @@ from typing import Any
 
 from rich.table import Table
 
-from shared.cli.demo import DemoEnv
-from shared.cli.sqs import lambda_sqs_event
+from cli.demo import DemoEnv
+from cli.sqs import lambda_sqs_event
 
 TITLE = "Log ETL: S3 logs -> Parquet lake + Glue catalog"
 SOURCE = "devops-tasks-demo-logs"

@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.cli.registry import FunctionInfo
+from cli.registry import FunctionInfo
 from shared.errors import InputError, RunFailed
 
 
