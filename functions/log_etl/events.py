@@ -23,18 +23,13 @@ from shared.clock import TimeBudget, utcnow
 from shared.observability import logger
 from shared.report import RunReport, UnitResult, response_of
 from shared.runner import finish, parse_run_input, start_run
-from shared.s3events import S3ObjectEvent, is_sqs_batch, notification_of_body, object_events
+from shared.s3events import S3ObjectEvent, is_s3_notification, is_sqs_batch, notification_of_body, object_events
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class MessageFailed(Exception):
     """Some object of the message was not loaded; SQS delivers the message again."""
-
-
-def is_s3_notification(event: Any) -> bool:
-    records = event.get("Records") if isinstance(event, Mapping) else None
-    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:s3"
 
 
 def is_event_trigger(event: Any) -> bool:
@@ -47,7 +42,9 @@ def is_event_trigger(event: Any) -> bool:
 
 
 def _account_of(event: Mapping[str, Any]) -> str:
-    arn = str((event.get("Records") or [{}])[0].get("eventSourceARN", ""))
+    records = event.get("Records")
+    first = records[0] if isinstance(records, list) and records and isinstance(records[0], Mapping) else {}
+    arn = str(first.get("eventSourceARN", ""))
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 and parts[4] else "self"
 

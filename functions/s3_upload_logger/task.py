@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.s3_upload_logger.models import UploadLoggerSettings
 from shared.observability import logger, metrics
-from shared.s3events import S3ObjectEvent
+from shared.s3events import BadRecord, S3ObjectEvent
 
 NAME = "s3-upload-logger"
 
@@ -28,15 +28,18 @@ class Tally:
     objects: int = 0
     bytes: int = 0
     ignored: int = 0
+    rejected: int = 0
 
     def emit(self) -> None:
         metrics.add_metric(name="ObjectsUploaded", unit=MetricUnit.Count, value=self.objects)
         metrics.add_metric(name="BytesUploaded", unit=MetricUnit.Bytes, value=self.bytes)
         if self.ignored:
             metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=self.ignored)
+        if self.rejected:
+            metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=self.rejected)
 
     def as_dict(self) -> dict[str, int]:
-        return {"uploads": self.objects, "bytes": self.bytes, "ignored": self.ignored}
+        return {"uploads": self.objects, "bytes": self.bytes, "ignored": self.ignored, "rejected": self.rejected}
 
 
 def wanted(event: S3ObjectEvent, settings: UploadLoggerSettings) -> str | None:
@@ -50,9 +53,20 @@ def wanted(event: S3ObjectEvent, settings: UploadLoggerSettings) -> str | None:
     return None
 
 
-def log_uploads(events: Iterable[S3ObjectEvent], settings: UploadLoggerSettings, tally: Tally) -> None:
-    """One log line per uploaded object (bucket, key, size, ETag, version, time, principal, source IP)."""
+def log_uploads(
+    events: Iterable[S3ObjectEvent | BadRecord],
+    settings: UploadLoggerSettings,
+    tally: Tally,
+    *,
+    message_id: str | None = None,
+) -> None:
+    """One log line per uploaded object (bucket, key, size, ETag, version, time, principal, source IP); one ERROR
+    line per record that cannot be read (its index, the reason, the record itself), counted as rejected."""
     for event in events:
+        if isinstance(event, BadRecord):
+            logger.error("record rejected", **event.log_fields(), message_id=message_id)
+            tally.rejected += 1
+            continue
         reason = wanted(event, settings)
         if reason is not None:
             logger.info("event ignored", reason=reason, bucket=event.bucket, key=event.key, event_name=event.event_name)

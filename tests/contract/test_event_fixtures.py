@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model, SqsModel
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    S3EventNotificationEventBridgeModel,
+    S3Model,
+    SqsModel,
+)
 
 from shared.inputs import parse_input
 from tests.helpers import EVENTS
@@ -46,12 +51,16 @@ def test_event_fixture_is_an_accepted_shape(path: Path) -> None:
                 continue
             if "Records" in body:
                 parse(event=body, model=S3Model)
+            elif body.get("source") == "aws.s3":
+                parse(event=body, model=S3EventNotificationEventBridgeModel)
             else:
                 assert body.get("Event") == "s3:TestEvent" or "Message" in body, path
     elif shape == "s3":
         assert parse(event=event, model=S3Model).Records
     elif shape == "eventbridge":
-        parse(event=event, model=EventBridgeModel)
+        parse(
+            event=event, model=S3EventNotificationEventBridgeModel if event["source"] == "aws.s3" else EventBridgeModel
+        )
     elif shape == "payload":
         task = importlib.import_module(f"functions.{path.parent.name}.task")
         parse_input(event, task.TASK.params_model, env={})

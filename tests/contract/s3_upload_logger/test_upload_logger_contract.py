@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from functions.s3_upload_logger.task import NAME
+
 pytestmark = pytest.mark.contract
 
 
@@ -38,3 +40,18 @@ def test_uploads_arrive_through_a_queue_only_the_configured_bucket_may_send_to(t
         and r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["S3UploadLoggerLambdaFunction", "Arn"]}
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_rejected_records_raise_an_alarm(template: dict[str, Any]) -> None:
+    (alarm,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == "RecordsRejected"
+    ]
+    assert (alarm["Namespace"], alarm["Dimensions"]) == ("DevopsTasks", [{"Name": "service", "Value": NAME}])
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]

@@ -59,7 +59,7 @@ def _metrics(lines: list[dict[str, Any]]) -> dict[str, Any]:
 def test_direct_notification_logs_each_upload_with_its_origin(output: Output) -> None:
     result = handler(load_event("s3_upload_logger/s3_object_created_put.json"), FakeContext())
 
-    assert result == {"uploads": 1, "bytes": 1024, "ignored": 0}
+    assert result == {"uploads": 1, "bytes": 1024, "ignored": 0, "rejected": 0}
     lines = output.lines()
     (line,) = _uploads(lines)
     assert line["bucket"] == "amzn-s3-demo-bucket"
@@ -76,7 +76,7 @@ def test_direct_notification_logs_each_upload_with_its_origin(output: Output) ->
 def test_removals_are_not_uploads_and_keys_are_decoded(output: Output) -> None:
     result = handler(load_event("s3_upload_logger/s3_multi_records_encoded_keys.json"), FakeContext())
 
-    assert result == {"uploads": 2, "bytes": 73400320, "ignored": 1}
+    assert result == {"uploads": 2, "bytes": 73400320, "ignored": 1, "rejected": 0}
     lines = output.lines()
     assert [u["key"] for u in _uploads(lines)] == ["builds/web app/release+1/résumé (1).tar.gz", "docs/read me.txt"]
     assert _metrics(lines)["EventsIgnored"] == 1.0
@@ -90,7 +90,7 @@ def test_uploads_outside_the_configured_buckets_and_prefixes_are_ignored(
     monkeypatch.setenv("DEVOPS_TASKS_BUCKETS", "Amzn-S3-Demo-Bucket")
     monkeypatch.setenv("DEVOPS_TASKS_PREFIXES", "builds/")
     result = handler(load_event("s3_upload_logger/s3_multi_records_encoded_keys.json"), FakeContext())
-    assert result == {"uploads": 1, "bytes": 73400320, "ignored": 2}
+    assert result == {"uploads": 1, "bytes": 73400320, "ignored": 2, "rejected": 0}
 
 
 def test_sqs_batch_reports_only_the_unreadable_message(output: Output) -> None:
@@ -136,3 +136,76 @@ def test_notifications_delivered_by_s3_through_sqs_are_logged(output: Output) ->
     assert result == {"batchItemFailures": []}
     (line,) = _uploads(output.lines())
     assert (line["bucket"], line["key"], line["size"]) == ("uploads", "a dir/r+d (1).txt", 10)
+
+
+def _sqs(*bodies: Any) -> dict[str, Any]:
+    """An SQS batch (as Lambda delivers it) of messages with these bodies (JSON-encoded unless strings)."""
+    template = load_event("s3_upload_logger/sqs_s3_notifications.json")["Records"][0]
+    return {
+        "Records": [
+            template | {"messageId": f"m-{i}", "body": b if isinstance(b, str) else json.dumps(b)}
+            for i, b in enumerate(bodies)
+        ]
+    }
+
+
+def test_an_eventbridge_object_created_event_is_logged(output: Output) -> None:
+    result = handler(load_event("s3_upload_logger/eventbridge_object_created.json"), FakeContext())
+
+    assert result == {"uploads": 1, "bytes": 5, "ignored": 0, "rejected": 0}
+    (line,) = _uploads(output.lines())
+    assert (line["event_name"], line["bucket"], line["key"], line["size"]) == (
+        "ObjectCreated:Put",
+        "amzn-s3-demo-bucket1",
+        "example-key",
+        5,
+    )
+    assert (line["principal"], line["source_ip"], line["request_id"]) == ("123456789012", "1.2.3.4", "N4N7GDK58NMKJ12R")
+
+
+def test_eventbridge_events_through_sqs_are_logged(output: Output) -> None:
+    created = load_event("s3_upload_logger/eventbridge_object_created.json")
+    deleted = created | {"detail-type": "Object Deleted"}
+
+    result = handler(_sqs(created, deleted), FakeContext())
+
+    assert result == {"batchItemFailures": []}
+    lines = output.lines()
+    assert [u["key"] for u in _uploads(lines)] == ["example-key"]
+    assert _metrics(lines) == {"ObjectsUploaded": 1.0, "BytesUploaded": 5.0, "EventsIgnored": 1.0}
+
+
+def test_a_bad_record_is_rejected_and_counted_and_the_good_ones_are_logged(output: Output) -> None:
+    good = load_event("s3_upload_logger/s3_object_created_put.json")["Records"][0]
+
+    result = handler({"Records": [good, "x", good | {"s3": {}}, good]}, FakeContext())
+
+    assert result == {"uploads": 2, "bytes": 2048, "ignored": 0, "rejected": 2}
+    lines = output.lines()
+    assert len(_uploads(lines)) == 2
+    rejected = [line for line in lines if line.get("message") == "record rejected"]
+    assert [(r["level"], r["record"]) for r in rejected] == [("ERROR", 1), ("ERROR", 2)]
+    assert rejected[0]["reason"] == "S3 event record 1 is not a JSON object (got str)"
+    assert rejected[0]["raw"] == '"x"'
+    assert _metrics(lines)["RecordsRejected"] == 2.0
+
+
+@pytest.mark.parametrize("records", [["x"], [None]])
+def test_a_notification_of_unreadable_records_rejects_each_without_crashing(output: Output, records: list[Any]) -> None:
+    assert handler({"Records": records}, FakeContext())["rejected"] == 1
+    assert _metrics(output.lines())["RecordsRejected"] == 1.0
+    assert handler(_sqs({"Records": records}), FakeContext()) == {"batchItemFailures": []}
+    assert _metrics(output.lines())["RecordsRejected"] == 1.0
+
+
+def test_a_bad_record_in_a_message_does_not_fail_it_or_its_good_records(output: Output) -> None:
+    good = load_event("s3_upload_logger/s3_object_created_put.json")["Records"][0]
+
+    result = handler(_sqs({"Records": [good, None]}, {"Records": [good]}), FakeContext())
+
+    assert result == {"batchItemFailures": []}  # retrying would log the good one again, and fail the bad one again
+    lines = output.lines()
+    assert len(_uploads(lines)) == 2
+    (rejected,) = [line for line in lines if line.get("message") == "record rejected"]
+    assert (rejected["message_id"], rejected["record"]) == ("m-0", 1)
+    assert _metrics(lines)["RecordsRejected"] == 1.0
