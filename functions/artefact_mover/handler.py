@@ -1,8 +1,8 @@
 """Lambda entry point of the artefact mover.
 
-Three triggers: an SQS batch of S3 notifications for build marker files (each marker runs the configured
-``operation`` on its build; a failed run fails only its message), an EventBridge schedule (``retain``), and a
-manual payload naming the source and destination.
+Three triggers: S3 notifications (or EventBridge S3 events) for build marker files, in SQS batches or direct (each
+marker runs the configured ``operation`` on its build; a failed run fails only its message), an EventBridge
+schedule (``retain``), and a manual payload naming the source and destination.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.artefact_mover.models import ArtefactMoverInput
 from functions.artefact_mover.task import TASK
-from shared.errors import RunFailed
+from shared.errors import InputError, RunFailed
 from shared.inputs import env_defaults
 from shared.observability import logger, metrics, tracer
 from shared.runner import execute
-from shared.s3events import is_sqs_batch, notification_of_body, object_events
+from shared.s3events import BadRecord, is_s3_notification, is_sqs_batch, notification_of_body, read_records
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -33,26 +33,47 @@ def marker_name(env: Mapping[str, str]) -> str:
 
 
 def run_markers(notification: Mapping[str, Any], context: Any, env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One run per marker object created in the notification; raises RunFailed after all ran if any failed.
+    """One run per marker object created in the notification, each on its own; raises RunFailed after all ran if
+    any failed.
 
-    A run that stopped early (time budget) counts as failed too: its build is not done, and only a failed message
-    (or invocation) is delivered again to finish it.
+    Refused before any AWS call: a record that cannot be read, and a marker in a bucket other than the configured
+    builds bucket (``bucket``, ``DEVOPS_TASKS_BUCKET``). A run that stopped early (time budget, or a build still
+    uploading) counts as failed too: its build is not done, and only a failed message (or invocation) is delivered
+    again to finish it.
     """
     name = marker_name(env)
-    reports, failed = [], []
-    for event in object_events(notification):
+    configured = str(env_defaults(ArtefactMoverInput, env).get("bucket") or "").strip().lower()
+    reports: list[dict[str, Any]] = []
+    failed: list[str] = []
+
+    def refuse(where: str, why: str) -> None:
+        logger.error("marker refused", marker=where, reason=why)
+        reports.append({"marker": where, "status": "refused", "error": why})
+        failed.append(f"{where}: {why}")
+
+    for index, event in enumerate(read_records(notification)):
+        if isinstance(event, BadRecord):
+            refuse(f"record {index}", event.reason)
+            continue
+        where = f"s3://{event.bucket}/{event.key}"
         if not event.created or posixpath.basename(event.key) != name:
             logger.info("event ignored", bucket=event.bucket, key=event.key, event_name=event.event_name)
+            continue
+        if event.bucket.lower() != configured:
+            refuse(where, f"bucket {event.bucket} is not the configured builds bucket {configured or '(none)'}")
             continue
         try:
             report = execute(TASK, {"bucket": event.bucket, "marker_key": event.key}, context, env=env)
         except RunFailed as exc:
-            failed.append(exc)
             reports.append(exc.report)
+            failed.append(str(exc))
+            continue
+        except InputError as exc:  # this marker names no build that can be moved; the others go on
+            refuse(where, str(exc))
             continue
         reports.append(report)
         if report.get("status") == "incomplete":
-            failed.append(RunFailed(f"run for s3://{event.bucket}/{event.key} is incomplete", report=report))
+            failed.append(f"run for {where} is incomplete")
     if failed:
         raise RunFailed(f"{len(failed)} marker run(s) failed; first: {failed[0]}", report={"runs": reports})
     return reports
@@ -68,7 +89,7 @@ def run(event: Any, context: Any = None, *, env: Mapping[str, str] | None = None
         return dict(
             process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
         )
-    if isinstance(event, Mapping) and "Records" in event:
+    if is_s3_notification(event):
         return {"runs": run_markers(event, context, env)}
     return execute(TASK, event, context, env=env)
 

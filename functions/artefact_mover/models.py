@@ -211,6 +211,34 @@ class Retention(BaseModel):
     projects: list[str] = Field(default_factory=list, description="only these projects; empty means all")
 
 
+class Marker(BaseModel):
+    """What a build's marker object may declare (a JSON object; other keys are CI's own and ignored).
+
+    ``file_count`` (the build's objects besides the marker) or ``files`` (their keys relative to the build) let a
+    build that is still uploading be told from a complete one: on a mismatch the build is deferred.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: str | None = Field(default=None, description="the release version (otherwise the build id)")
+    file_count: int | None = Field(
+        default=None, ge=0, strict=True, description="objects in the build, not counting the marker"
+    )
+    files: list[str] | None = Field(default=None, description="keys of the build's objects, relative to the build")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        return None if value is None else check_segment("version", value)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not f or f.startswith("/") for f in value):
+            raise ValueError("files are keys relative to the build: non-empty, without a leading '/'")
+        return value
+
+
 class ArtefactMoverInput(TaskSettings):
     """One operation on build artefacts. Builds and releases are named through ``layout`` or given explicitly."""
 

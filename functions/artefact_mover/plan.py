@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from functions.artefact_mover.models import ArtefactMoverInput, Layout, Place, Retention
+from functions.artefact_mover.models import ArtefactMoverInput, Layout, Marker, Place, Retention
 from shared.errors import InputError
 
 
@@ -120,6 +120,23 @@ def plan_transfer(
         else:
             decisions.append(ObjectDecision("copy", obj.key, dest_key, obj.size, obj.etag, "not at the destination"))
     return decisions
+
+
+def undeclared(sources: Iterable[ObjectView], prefix: str, marker_key: str, marker: Marker) -> str | None:
+    """Why the build is not (yet) what its marker declares, or None when it is (or the marker declares nothing).
+
+    The build's objects are those under ``prefix`` other than the marker itself.
+    """
+    there = {o.key[len(prefix) :] for o in sources if o.key.startswith(prefix) and o.key != marker_key}
+    if marker.files is not None:
+        listed = set(marker.files)
+        if missing := sorted(listed - there):
+            return f"the marker lists {len(listed)} files and {len(missing)} are not there (first: {missing[0]!r})"
+        if extra := sorted(there - listed):
+            return f"{len(extra)} files are there that the marker does not list (first: {extra[0]!r})"
+    if marker.file_count is not None and marker.file_count != len(there):
+        return f"the marker declares {marker.file_count} files and {len(there)} are there"
+    return None
 
 
 @dataclass(frozen=True)

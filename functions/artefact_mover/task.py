@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pydantic import ValidationError
+
 from functions.artefact_mover import inventory
 from functions.artefact_mover.execute import Mover
 from functions.artefact_mover.manifest import Moved
-from functions.artefact_mover.models import ArtefactMoverInput, Place, render
+from functions.artefact_mover.models import ArtefactMoverInput, Marker, Place, render
 from functions.artefact_mover.plan import (
     BuildDecision,
     ObjectView,
@@ -17,6 +19,7 @@ from functions.artefact_mover.plan import (
     plan_retention,
     plan_transfer,
     resolve_transfer,
+    undeclared,
 )
 from shared.errors import InputError
 from shared.observability import logger
@@ -64,13 +67,20 @@ def work(params: ArtefactMoverInput, unit: Unit, result: UnitResult, ctx: RunCon
             )
         retain(params, src_s3, dst_s3, result, ctx)
         return
-    marker_version = None
-    if params.marker_key and params.bucket and not params.version and params.destination is None:
-        marker = inventory.read_json(src_s3, params.bucket, params.marker_key) or {}
-        if isinstance(marker.get("version"), str):
-            marker_version = marker["version"]
-    transfer = resolve_transfer(params, marker_version)
-    run_transfer(transfer, params, src_s3, dst_s3, result, ctx, operation=params.operation)
+    marker = None
+    if params.marker_key and params.bucket:
+        marker = read_marker(src_s3, params.bucket, params.marker_key)
+    version = marker.version if marker is not None and not params.version and params.destination is None else None
+    transfer = resolve_transfer(params, version)
+    run_transfer(transfer, params, src_s3, dst_s3, result, ctx, operation=params.operation, marker=marker)
+
+
+def read_marker(s3: Any, bucket: str, key: str) -> Marker:
+    """The marker's declarations: an empty or non-JSON marker declares nothing; a JSON object is validated."""
+    try:
+        return Marker.model_validate(inventory.read_json(s3, bucket, key) or {})
+    except ValidationError as exc:
+        raise InputError.from_validation(f"marker s3://{bucket}/{key}", exc) from exc
 
 
 def run_transfer(
@@ -83,6 +93,7 @@ def run_transfer(
     *,
     operation: str,
     sources: list[ObjectView] | None = None,
+    marker: Marker | None = None,
 ) -> bool:
     """Copy and verify every object; then write the manifest; then, for a move, delete the sources.
 
@@ -96,6 +107,21 @@ def run_transfer(
     if not sources:
         _nothing_to_do(transfer, params, dst_s3, result)
         return True
+    if marker is not None and params.marker_key:
+        why = undeclared(sources, transfer.source.prefix, params.marker_key, marker)
+        if why is not None:
+            logger.warning("build deferred: still uploading", transfer=transfer.label, reason=why)
+            result.complete = False
+            result.count("deferred")
+            result.add(
+                Action(
+                    action="transfer",
+                    resource=transfer.source.uri,
+                    reason=f"{why}: still uploading; deferred",
+                    status="skipped",
+                )
+            )
+            return False
     existing = {o.key: o for o in inventory.list_objects(dst_s3, transfer.destination)}
     decisions = plan_transfer(transfer, sources, existing, params.manifest_name)
     mover = Mover(src_s3=src_s3, dst_s3=dst_s3, transfer=transfer, params=params, result=result, budget=ctx.budget)

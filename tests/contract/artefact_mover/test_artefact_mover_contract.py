@@ -61,6 +61,10 @@ def test_marker_uploads_reach_the_function_through_a_queue_with_a_dead_letter_qu
     rules = {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]}
     env = {k: v for k, v in resources[FUNCTION]["Properties"]["Environment"]["Variables"].items() if isinstance(v, str)}
     assert rules == {"prefix": "builds/", "suffix": "/" + marker_name(env)}
+    # markers are taken only from the configured builds bucket: the one that notifies
+    assert resources[FUNCTION]["Properties"]["Environment"]["Variables"]["DEVOPS_TASKS_BUCKET"] == {
+        "Ref": "ArtefactsBucket"
+    }
     assert notification["Event"] == "s3:ObjectCreated:*"
     queue = resources["ArtefactMarkerQueue"]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 import pytest
@@ -13,15 +13,17 @@ from botocore.awsrequest import AWSResponse
 
 from functions.artefact_mover.handler import handler
 from functions.artefact_mover.task import TASK
+from shared import aws as shared_aws
 from shared.aws import Clients
 from shared.clock import utcnow
 from shared.errors import RunFailed
 from shared.runner import execute
+from tests.faults import CallLog
 from tests.functional.artefact_mover.conftest import Estate
 from tests.helpers import REGION, FakeContext, load_event
 
 LATER = utcnow() + timedelta(days=3)
-ENV = {"DEVOPS_TASKS_OPERATION": "move", "DEVOPS_TASKS_RELEASE_BUCKET": "rel-bkt"}
+ENV = {"DEVOPS_TASKS_OPERATION": "move", "DEVOPS_TASKS_BUCKET": "art-bkt", "DEVOPS_TASKS_RELEASE_BUCKET": "rel-bkt"}
 
 
 def retain(payload: dict[str, Any]) -> dict[str, Any]:
@@ -243,3 +245,144 @@ def test_a_build_whose_sources_are_not_all_deleted_is_not_reported_archived(esta
     archived = [a for a in unit["actions"] if a["action"] == "archive"]
     assert {a["status"] for a in archived} == {"failed"}
     assert {"ci/web/main/1/app.zip", "ci/api/main/1/app.zip"} <= estate.keys("ci-bkt", "ci/")
+
+
+def _marker(key: str, bucket: str = "art-bkt") -> dict[str, Any]:
+    """The record of a marker's upload, as S3 notifies it (key URL-encoded)."""
+    template = load_event("artefact_mover/s3_marker_created.json")["Records"][0]
+    s3 = template["s3"] | {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": 0}}
+    return template | {"s3": s3}
+
+
+def _notification(*records: Any) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
+    """Every AWS call the handler makes, through the sessions it creates."""
+    log = CallLog()
+    real = shared_aws.new_session
+
+    def logged(*args: Any, **kwargs: Any) -> boto3.Session:
+        session = real(*args, **kwargs)
+        log.attach(session)
+        return session
+
+    monkeypatch.setattr(shared_aws, "new_session", logged)
+    return log
+
+
+def test_a_marker_in_a_bucket_other_than_the_configured_one_is_refused_before_any_call(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch, calls: CallLog
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("other-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("other-bkt", "builds/web/1/")
+
+    with pytest.raises(RunFailed) as failed:
+        handler(_notification(_marker("builds/web/1/_BUILD_COMPLETE", "other-bkt")), FakeContext())
+
+    (run,) = failed.value.report["runs"]
+    assert run["status"] == "refused"
+    assert "other-bkt is not the configured builds bucket art-bkt" in run["error"]
+    assert calls.calls == []
+    assert estate.keys("other-bkt") == set(files)
+    assert estate.keys("rel-bkt") == set()
+
+
+def test_each_marker_of_a_direct_notification_runs_on_its_own(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    estate.build("art-bkt", "builds/web/2/")
+    event = _notification(
+        _marker("builds/web/1/deep/_BUILD_COMPLETE"), None, "x", _marker("builds/web/2/_BUILD_COMPLETE")
+    )
+
+    with pytest.raises(RunFailed) as failed:
+        handler(event, FakeContext())
+
+    runs = failed.value.report["runs"]
+    assert [r["status"] for r in runs] == ["refused", "refused", "refused", "succeeded"]
+    assert "not at the root of its build" in runs[0]["error"]
+    assert runs[1]["error"] == "S3 event record 1 is not a JSON object (got NoneType)"
+    assert runs[2]["error"] == "S3 event record 2 is not a JSON object (got str)"
+    assert estate.keys("art-bkt", "builds/web/2/") == set()
+    assert estate.keys("rel-bkt", "releases/web/2/")
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        {"file_count": 5},
+        {"files": ["app.zip", "lib/core.jar", "docs/read me+notes.txt", "empty.txt", "late.bin"]},
+    ],
+    ids=["count", "list"],
+)
+def test_a_build_still_uploading_is_deferred_until_it_is_all_there(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch, declared: dict[str, Any]
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("art-bkt", "builds/web/5/")
+    event = _sqs_event(estate, "art-bkt", ["builds/web/5/_BUILD_COMPLETE"], json.dumps(declared).encode())
+    (message,) = [r["messageId"] for r in event["Records"] if "_BUILD_COMPLETE" in r["body"]]
+
+    result = handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": message}]}
+    assert estate.keys("rel-bkt") == set()
+    assert estate.keys("art-bkt") == set(files) | {"builds/web/5/_BUILD_COMPLETE"}
+    estate.s3.put_object(Bucket="art-bkt", Key="builds/web/5/late.bin", Body=b"the last file")
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert "releases/web/5/late.bin" in estate.keys("rel-bkt")
+    assert estate.keys("art-bkt") == set()
+
+
+def test_a_deferred_build_says_why(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    estate.build("art-bkt", "builds/web/6/", marker="_BUILD_COMPLETE")
+    estate.s3.put_object(Bucket="art-bkt", Key="builds/web/6/_BUILD_COMPLETE", Body=b'{"file_count": 9}')
+
+    with pytest.raises(RunFailed) as failed:
+        handler(_notification(_marker("builds/web/6/_BUILD_COMPLETE")), FakeContext())
+
+    (run,) = failed.value.report["runs"]
+    assert run["status"] == "incomplete"
+    (deferred,) = [a for u in run["units"] for a in u["actions"] if a["action"] == "transfer"]
+    assert deferred["status"] == "skipped"
+    assert deferred["reason"] == "the marker declares 9 files and 4 are there: still uploading; deferred"
+    assert estate.keys("rel-bkt") == set()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [(b'{"file_count": "many"}', "file_count"), (b'{"files": "app.zip"}', "files"), (b'{"version": 3}', "version")],
+)
+def test_a_marker_that_declares_nonsense_is_refused_naming_the_field(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch, body: bytes, field: str
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("art-bkt", "builds/web/7/")
+    estate.s3.put_object(Bucket="art-bkt", Key="builds/web/7/_BUILD_COMPLETE", Body=body)
+
+    with pytest.raises(RunFailed) as failed:
+        handler(_notification(_marker("builds/web/7/_BUILD_COMPLETE")), FakeContext())
+
+    (run,) = failed.value.report["runs"]
+    (failure,) = [f for u in run["units"] for f in u["failures"]]
+    assert field in failure["message"]
+    assert estate.keys("art-bkt", "builds/web/7/") == set(files) | {"builds/web/7/_BUILD_COMPLETE"}
+    assert estate.keys("rel-bkt") == set()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.artefact_mover.models import ArtefactMoverInput, Layout, Place, Retention, render
+from functions.artefact_mover.models import ArtefactMoverInput, Layout, Marker, Place, Retention, render
 from functions.artefact_mover.plan import (
     BuildView,
     ObjectView,
@@ -20,6 +20,7 @@ from functions.artefact_mover.plan import (
     plan_retention,
     plan_transfer,
     resolve_transfer,
+    undeclared,
 )
 from shared.errors import InputError
 from shared.inputs import parse_input
@@ -248,3 +249,44 @@ def test_retention_reasons_and_project_selection() -> None:
     assert got["builds/web/4/"] == ("keep", "one of the newest 2 of web")
     assert got["builds/web/1/"] == ("archive", "older than the newest 2 of web")
     assert got["builds/api/1/"] == ("keep", "project not selected")
+
+
+names = st.sets(rel_key, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(there=names, listed=st.none() | names, count=st.none() | st.integers(min_value=0, max_value=10))
+def test_a_build_is_complete_exactly_when_it_is_what_its_marker_declares(
+    there: set[str], listed: set[str] | None, count: int | None
+) -> None:
+    prefix, marker_key = "builds/web/1/", "builds/web/1/_BUILD_COMPLETE"
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    objects = [ObjectView(prefix + k, 1, '"e"', at) for k in there] + [ObjectView(marker_key, 0, '"m"', at)]
+    objects.append(ObjectView("builds/web/10/other", 1, '"e"', at))  # another build is not this one
+    marker = Marker(files=sorted(listed) if listed is not None else None, file_count=count)
+
+    why = undeclared(objects, prefix, marker_key, marker)
+
+    complete = (listed is None or listed == there) and (count is None or count == len(there))
+    assert (why is None) == complete
+    if listed is not None and listed - there:
+        assert why is not None
+        assert "not there" in why
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"file_count": "3"}, "file_count"),
+        ({"file_count": -1}, "file_count"),
+        ({"file_count": True}, "file_count"),
+        ({"files": ["/abs"]}, "files"),
+        ({"files": [""]}, "files"),
+        ({"version": 3}, "version"),
+        ({"version": "a/b"}, "version"),
+    ],
+)
+def test_a_marker_declaring_nonsense_is_refused(doc: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        Marker.model_validate(doc)
+    assert Marker.model_validate({"version": "1.2", "commit": "abc", "files": ["a/b.txt"]}).files == ["a/b.txt"]
