@@ -52,6 +52,10 @@ def test_builds_are_never_written_only_deleted_after_verification(template: dict
     writes = json.dumps(by_sid["WriteReleasesAndArchive"]["Resource"])
     assert "builds/*" not in writes
     assert "builds/*" in json.dumps(by_sid["DeleteVerifiedSourcesAndBadCopies"]["Resource"])
+    # versions are removed only of our own bad copies, at the destinations: a build's versions never
+    assert by_sid["RemoveOwnBadCopies"]["Action"] == "s3:DeleteObjectVersion"
+    assert "builds/*" not in json.dumps(by_sid["RemoveOwnBadCopies"]["Resource"])
+    assert "s3:DeleteObjectVersion" not in json.dumps(by_sid["DeleteVerifiedSourcesAndBadCopies"]["Action"])
 
 
 def test_marker_uploads_reach_the_function_through_a_queue_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
