@@ -9,8 +9,9 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from functions.resource_audit.findings import AuditReport, Finding
+from functions.resource_audit.findings import AuditReport, Finding, sort_key
 from functions.resource_audit.models import CATEGORIES, SEVERITIES
+from functions.resource_audit.plan import NEVER_CUT, by_severity
 from functions.resource_audit.render import ordered
 
 COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
@@ -136,14 +137,19 @@ def _sev(severity: str) -> str:
 
 
 def _short_list(title: str, findings: list[Finding], limit: int = 50) -> str:
+    """Most severe first; every critical and high finding, then at most ``limit`` of the others."""
     if not findings:
         return ""
+    ordered = sorted(findings, key=sort_key)
+    top = [f for f in ordered if f.severity in NEVER_CUT]
+    others = [f for f in ordered if f.severity not in NEVER_CUT]
     items = "".join(
         f"<tr><td>{_sev(f.severity)}</td><td><code>{_e(f.check_id)}</code></td><td>{_e(f.account)}</td>"
         f"<td>{_e(f.region)}</td><td>{_e(f.resource)}</td><td>{_e(f.evidence)}</td></tr>"
-        for f in findings[:limit]
+        for f in top + others[:limit]
     )
-    more = f'<p class="muted">... and {len(findings) - limit} more</p>' if len(findings) > limit else ""
+    cut = others[limit:]
+    more = f'<p class="muted">... and {len(cut)} more ({_e(by_severity(cut))})</p>' if cut else ""
     return f"<h3>{_e(title)}</h3><table><tbody>{items}</tbody></table>{more}"
 
 

@@ -13,8 +13,8 @@ from fnmatch import fnmatchcase
 
 from functions.resource_audit.checks import CHECKS, Check
 from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, Scope
-from functions.resource_audit.findings import AuditReport, Diff, Finding
-from functions.resource_audit.models import ResourceAuditInput, Suppression
+from functions.resource_audit.findings import AuditReport, Diff, Finding, sort_key
+from functions.resource_audit.models import SEVERITIES, ResourceAuditInput, Suppression
 
 GLOBAL = "global"
 """The region label of account-wide findings (IAM, account settings, CloudTrail)."""
@@ -199,7 +199,7 @@ def diff(
     """
     failing_now = {f.key: f for f in findings if f.status == "FAIL"}
     if previous is None:
-        return Diff(new=sorted(failing_now.values(), key=lambda f: f.key), previous_problem=problem)
+        return Diff(new=sorted(failing_now.values(), key=sort_key), previous_problem=problem)
     failing_before = {f.key: f for f in previous.findings if f.status == "FAIL"}
     unseen_before = _unseen(previous.findings, previous.unaudited or ())
     unseen_now = _unseen(findings, unaudited)
@@ -219,29 +219,75 @@ def diff(
     return Diff(
         previous_run_id=previous.run_id,
         previous_generated_at=previous.generated_at,
-        new=sorted(new, key=lambda f: f.key),
-        resolved=sorted(resolved, key=lambda f: f.key),
-        unknown=sorted(unknown, key=lambda f: f.key),
+        new=sorted(new, key=sort_key),
+        resolved=sorted(resolved, key=sort_key),
+        unknown=sorted(unknown, key=sort_key),
         still_open=len(set(failing_now) & set(failing_before)),
     )
 
 
+NEVER_CUT = ("critical", "high")
+"""Severities whose new findings every listing shows in full (HTML, notification)."""
+OTHERS_LISTED = 10
+"""New findings of lower severities the notification lists before it says how many more there are."""
+LISTING_BYTES = 60_000
+"""What the notification's listing may take: SNS carries 256 KB and the message repeats the headline in its JSON
+summary. Past it the listing says how many critical/high findings it leaves out (the counts stay above it)."""
+
+
+def by_severity(findings: Sequence[Finding]) -> str:
+    """``critical 1, low 60``: the counts of each severity present, most severe first."""
+    counts = Counter(f.severity for f in findings)
+    return ", ".join(f"{s} {counts[s]}" for s in SEVERITIES if counts[s])
+
+
+def _line(f: Finding) -> str:
+    return f"- {f.severity} {f.check_id} {f.account} {f.region} {f.resource}: {f.evidence[:100]}"
+
+
+def listing(new: Sequence[Finding]) -> list[str]:
+    """The new failing findings for people, most severe first: every critical and high one (within what a
+    notification carries), then a few of the others, then how many were left out and of which severity."""
+    ordered = sorted(new, key=sort_key)
+    top = [f for f in ordered if f.severity in NEVER_CUT]
+    others = [f for f in ordered if f.severity not in NEVER_CUT]
+    lines, size = [], 0
+    for index, f in enumerate(top):
+        line = _line(f)
+        if size + len(line.encode()) + 1 > LISTING_BYTES:
+            lines.append(
+                f"... and {len(top) - index} more new critical/high ({by_severity(top[index:])}): see the report"
+            )
+            break
+        lines.append(line)
+        size += len(line.encode()) + 1
+    lines += [_line(f) for f in others[:OTHERS_LISTED]]
+    if len(others) > OTHERS_LISTED:
+        lines.append(f"... and {len(others) - OTHERS_LISTED} more new ({by_severity(others[OTHERS_LISTED:])})")
+    return lines
+
+
 def headline(report: AuditReport) -> list[str]:
-    """Short lines for people: what fails by severity, what changed, what it costs."""
+    """Short lines for people: what fails by severity, what changed (new findings listed, most severe first),
+    what it costs."""
     s, d = report.summary, report.diff
     fails = ", ".join(f"{k} {v}" for k, v in s.by_severity.items() if v) or "none"
     if d.previous_generated_at:
         since = f"since {d.previous_generated_at:%Y-%m-%d %H:%M}Z"
     else:
         since = f"no diff: {d.previous_problem}" if d.previous_problem else "(first report)"
+    counts = f" ({by_severity(d.new)})" if d.new else ""
     lines = [
         f"failing: {fails}; errors: {s.by_status.get('ERROR', 0)}; suppressed: {s.by_status.get('SUPPRESSED', 0)}",
-        f"{since}: {len(d.new)} new, {len(d.resolved)} resolved, {d.still_open} still open"
+        f"{since}: {len(d.new)} new{counts}, {len(d.resolved)} resolved, {d.still_open} still open"
         + (f", {len(d.unknown)} unknown (a check in ERROR then or now)" if d.unknown else ""),
         f"estimated savings: ${s.monthly_saving_usd:,.2f}/month",
     ]
     if s.checks_in_error:
         lines.append("checks in error: " + ", ".join(s.checks_in_error))
+    if d.new:
+        lines.append("new failing findings, most severe first:")
+        lines += listing(d.new)
     return lines
 
 
