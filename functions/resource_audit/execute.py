@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -70,6 +71,19 @@ def write_s3(s3: Any, bucket: str, keys: dict[str, dict[str, str]], bodies: dict
         for ext, key in target.items():
             s3.put_object(Bucket=bucket, Key=key, Body=bodies[ext].encode(), ContentType=FORMATS[ext])
             logger.info("audit report written", bucket=bucket, key=key, size=len(bodies[ext]))
+
+
+CONSOLES = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+
+def console_url(partition: str, region: str, bucket: str, key: str) -> str:
+    """The S3 console's page of one object: it opens only for someone signed in with access to the bucket."""
+    host = CONSOLES.get(partition, CONSOLES["aws"])
+    return f"https://{host}/s3/object/{quote(bucket)}?region={quote(region)}&prefix={quote(key, safe='')}"
 
 
 def presign(s3: Any, bucket: str, key: str, seconds: int) -> str:

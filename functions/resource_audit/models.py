@@ -74,11 +74,24 @@ class ResourceAuditInput(TaskSettings):
     ignore_tag: str = Field(default=IGNORE_TAG, min_length=1, description="tag whose value lists check ids to ignore")
     include_passes: bool = Field(default=True, description="keep PASS findings in the reports")
     compare_with_previous: bool = Field(default=True, description="diff against the previous report (latest key)")
-    presign_seconds: int = Field(default=86_400, ge=60, le=604_800, description="lifetime of the SNS link")
+    report_link: Literal["console", "presigned"] = Field(
+        default="console",
+        description="the notification's link to the HTML report: the AWS console (needs a sign-in), or a presigned "
+        "URL that anyone holding the message can open until it expires",
+    )
+    presign_seconds: int = Field(
+        default=3600, ge=60, le=43_200, description="lifetime of the presigned link (report_link: presigned only)"
+    )
     fail_on_check_error: bool = Field(
         default=False, description="also fail the invocation when a check ends in ERROR (it is always reported)"
     )
     local_dir: str | None = Field(default=None, description="also write the three formats here (local runs)")
+
+    @model_validator(mode="after")
+    def _presign_only_when_asked(self) -> ResourceAuditInput:
+        if "presign_seconds" in self.model_fields_set and self.report_link != "presigned":
+            raise ValueError("presign_seconds applies only with report_link: presigned (the default is a console link)")
+        return self
 
     @model_validator(mode="after")
     def _known_checks(self) -> ResourceAuditInput:

@@ -218,11 +218,17 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
     move_latest = not params.dry_run
     if s3 is not None and params.report_bucket:
         execute.write_s3(s3, params.report_bucket, keys, bodies, latest=move_latest)
-        signer = ctx.clients.session.client(
-            "s3", region_name=ctx.clients.default_region, config=BOTO_CONFIG.merge(Config(signature_version="s3v4"))
-        )
-        url = execute.presign(signer, params.report_bucket, keys["dated"]["html"], params.presign_seconds)
-        ctx.report.links[f"html report (presigned, valid up to {params.presign_seconds // 3600} h)"] = url
+        region, html_key = ctx.clients.default_region, keys["dated"]["html"]
+        if params.report_link == "presigned":
+            signer = ctx.clients.session.client(
+                "s3", region_name=region, config=BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+            )
+            url = execute.presign(signer, params.report_bucket, html_key, params.presign_seconds)
+            name = f"html report (presigned: anyone holding it can open it for {params.presign_seconds // 60} min)"
+            ctx.report.links[name] = url
+        else:
+            url = execute.console_url(inventory.partition_of(region), region, params.report_bucket, html_key)
+            ctx.report.links["html report (AWS console, sign-in needed)"] = url
         for ext, key in keys["dated"].items():
             ctx.report.links[ext] = f"s3://{params.report_bucket}/{key}"
     if params.local_dir:
