@@ -386,3 +386,22 @@ def test_a_marker_that_declares_nonsense_is_refused_naming_the_field(
     assert field in failure["message"]
     assert estate.keys("art-bkt", "builds/web/7/") == set(files) | {"builds/web/7/_BUILD_COMPLETE"}
     assert estate.keys("rel-bkt") == set()
+
+
+def test_an_eventbridge_object_created_event_for_a_marker_moves_its_build(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    estate.bucket("art-bkt")
+    estate.bucket("rel-bkt")
+    files = estate.build("art-bkt", "builds/web/8/", marker="_BUILD_COMPLETE")
+    event = load_event("s3_upload_logger/eventbridge_object_created.json")
+    event["detail"]["bucket"]["name"] = "art-bkt"
+    event["detail"]["object"]["key"] = "builds/web/8/_BUILD_COMPLETE"
+
+    (run,) = handler(event, FakeContext())["runs"]
+
+    assert run["status"] == "succeeded"
+    assert estate.keys("art-bkt") == set()
+    assert len(estate.keys("rel-bkt", "releases/web/1.4.0/")) == len(files) + 1  # and the manifest
