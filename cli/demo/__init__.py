@@ -22,7 +22,7 @@ from rich.rule import Rule
 from cli import registry
 from cli.local import Outcome, invoke, quiet_logs
 
-ORDER = ["snapshot_rotation", "resource_audit", "artefact_mover", "s3_upload_logger", "log_etl"]
+ORDER = ["snapshot_rotation", "resource_audit", "artefact_mover", "s3_upload_logger", "log_etl", "lambda_housekeeping"]
 ACCOUNT = "123456789012"
 
 
@@ -80,6 +80,9 @@ def _start_server() -> tuple[Any, str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     from moto.server import ThreadedMotoServer
 
+    from cli.moto_lambda import teach_moto
+
+    teach_moto()  # the Lambda calls moto lacks, before its first Lambda request builds the routes
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -109,14 +109,16 @@ class Deleter:
         except Exception as exc:  # noqa: BLE001 - one deletion's failure is recorded; the others go on
             self._failed(d, detail, exc)
             return
-        logger.info("lambda housekeeping deletion done", resource=d.resource, **detail)
+        logger.info(
+            "lambda housekeeping deletion done", resource=d.resource, region=self.region, note=detail.get("note")
+        )
         self.result.add(Action(action=d.action, resource=d.resource, reason=d.reason, status="done", detail=detail))
         self.result.count("deleted")
         with self._lock:
             self.freed_bytes += d.code_size
 
     def _skip(self, d: Decision, detail: dict[str, Any], why: str, counter: str) -> None:
-        logger.info("lambda housekeeping deletion skipped", resource=d.resource, why=why, **detail)
+        logger.info("lambda housekeeping deletion skipped", resource=d.resource, region=self.region, why=why)
         self.result.add(
             Action(action=d.action, resource=d.resource, status="skipped", reason=f"{d.reason}; {why}", detail=detail)
         )
@@ -129,7 +131,7 @@ class Deleter:
 
     def _failed(self, d: Decision, detail: dict[str, Any], exc: Exception) -> None:
         code = error_code(exc)
-        logger.warning("lambda housekeeping deletion failed", resource=d.resource, error_code=code, **detail)
+        logger.warning("lambda housekeeping deletion failed", resource=d.resource, region=self.region, error_code=code)
         self.result.add(
             Action(
                 action=d.action,

@@ -4,7 +4,8 @@ Per region: one ``ListFunctions(FunctionVersion=ALL)`` listing (every version of
 size and layers: fewer pages than one ListVersionsByFunction per function), one ``ListEventSourceMappings``, one
 ``ListLayers`` and one ``ListLayerVersions`` per selected layer, one ``GetAccountSettings``. Per function that may
 lose a version: ``ListAliases``, ``ListProvisionedConcurrencyConfigs`` (and ``ListTags`` with a tag scope). Per
-layer version that may be deleted: ``GetLayerVersionPolicy``.
+layer version that may be deleted: ``GetLayerVersionPolicy`` (is it shared?) and ``GetLayerVersion`` (its size,
+which the listing does not state).
 
 Function URLs are not listed: a URL's qualifier can only be ``$LATEST`` or an alias (AWS refuses a version
 number), so the aliases already account for every version a URL can reach.
@@ -24,13 +25,11 @@ from functions.lambda_housekeeping.models import (
     LATEST,
     AliasView,
     FunctionUsage,
-    LayerPolicy,
     LayerShare,
     LayerVersionView,
     MappingView,
     VersionView,
 )
-from functions.lambda_housekeeping.plan import selected
 from shared.aws import error_code
 
 FUNCTION_PAGE = 50  # ListFunctions returns at most 50 items a page, whatever MaxItems says
@@ -73,6 +72,9 @@ def version_view(raw: dict[str, Any]) -> VersionView:
         code_size=int(raw.get("CodeSize") or 0),
         last_modified=parse_time(raw.get("LastModified")),
         layers=tuple(layer["Arn"] for layer in raw.get("Layers") or [] if layer.get("Arn")),
+        layer_sizes={
+            layer["Arn"]: int(layer.get("CodeSize") or 0) for layer in raw.get("Layers") or [] if layer.get("Arn")
+        },
     )
 
 
@@ -128,17 +130,16 @@ def function_usage(lam: Any, function_arn: str, *, read_tags: bool) -> FunctionU
     return FunctionUsage(aliases=aliases, provisioned=provisioned, tags=tags)
 
 
-def layer_versions(lam: Any, policy: LayerPolicy) -> list[LayerVersionView]:
-    """Every version of the account's layers in the region that ``policy`` selects."""
-    names = [
-        raw["LayerName"]
-        for page in lam.get_paginator("list_layers").paginate(PaginationConfig={"PageSize": LAYER_PAGE})
-        for raw in page.get("Layers", [])
-    ]
+def layers(lam: Any) -> dict[str, str]:
+    """The account's layers in the region: name -> layer ARN."""
+    pages = lam.get_paginator("list_layers").paginate(PaginationConfig={"PageSize": LAYER_PAGE})
+    return {raw["LayerName"]: raw["LayerArn"] for page in pages for raw in page.get("Layers", [])}
+
+
+def layer_versions(lam: Any, names: Iterable[str]) -> list[LayerVersionView]:
+    """Every version of the named layers. The listing states no code size (see :func:`layer_details`)."""
     found = []
     for name in names:
-        if not selected(name, policy.names, policy.exclude):
-            continue
         pages = lam.get_paginator("list_layer_versions").paginate(
             LayerName=name, PaginationConfig={"PageSize": LAYER_PAGE}
         )
@@ -149,7 +150,6 @@ def layer_versions(lam: Any, policy: LayerPolicy) -> list[LayerVersionView]:
                         layer=name,
                         version=int(raw["Version"]),
                         arn=raw["LayerVersionArn"],
-                        code_size=int((raw.get("Content") or {}).get("CodeSize") or 0),
                         created=parse_time(raw.get("CreatedDate")),
                     )
                 )
@@ -184,25 +184,32 @@ def share_of(policy_text: str, account: str) -> LayerShare:
     return LayerShare(principals=tuple(sorted(others)))
 
 
-def layer_shares(
+def layer_details(
     lam: Any, arns: Iterable[str], account: str
-) -> tuple[dict[str, LayerShare], list[tuple[str, Exception]]]:
-    """Sharing of each layer version; those that could not be read are left out (kept by the planner), with why."""
+) -> tuple[dict[str, LayerShare], dict[str, int], list[tuple[str, Exception]]]:
+    """Sharing (resource policy) and code size of each layer version that may be deleted.
+
+    A version whose policy could not be read is left out of the shares (the planner keeps it), with why.
+    """
     shares: dict[str, LayerShare] = {}
+    sizes: dict[str, int] = {}
     problems: list[tuple[str, Exception]] = []
     for arn in arns:
         layer_arn, _, version = arn.rpartition(":")
         try:
-            text = lam.get_layer_version_policy(LayerName=layer_arn, VersionNumber=int(version))["Policy"]
-            shares[arn] = share_of(text, account)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":  # no policy: not shared
+            try:
+                text = lam.get_layer_version_policy(LayerName=layer_arn, VersionNumber=int(version))["Policy"]
+                shares[arn] = share_of(text, account)
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":  # no policy: not shared
+                    raise
                 shares[arn] = LayerShare()
-            else:
-                problems.append((arn, exc))
-        except ValueError as exc:
+            content = lam.get_layer_version(LayerName=layer_arn, VersionNumber=int(version)).get("Content") or {}
+            sizes[arn] = int(content.get("CodeSize") or 0)
+        except (ClientError, ValueError) as exc:
+            shares.pop(arn, None)
             problems.append((arn, exc))
-    return shares, problems
+    return shares, sizes, problems
 
 
 def account_settings(lam: Any) -> tuple[int, int]:

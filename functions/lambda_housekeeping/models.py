@@ -114,11 +114,13 @@ class VersionView:
     last_modified: datetime | None = None
     layers: tuple[str, ...] = ()
     """Layer version ARNs this version uses."""
+    layer_sizes: Mapping[str, int] = field(default_factory=dict)
+    """Their code sizes, as the function configuration states them."""
+    number: int | None = field(init=False, compare=False, repr=False)
+    """The version number, or None for ``$LATEST`` (and anything that is not a number)."""
 
-    @property
-    def number(self) -> int | None:
-        """The version number, or None for ``$LATEST`` (and anything that is not a number)."""
-        return int(self.version) if self.version.isdigit() else None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "number", int(self.version) if self.version.isdigit() else None)
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,10 @@ class StorageSummary(BaseModel):
 
     used_bytes: int | None = Field(description="AccountUsage.TotalCodeSize (GetAccountSettings)")
     quota_bytes: int | None = Field(description="AccountLimit.TotalCodeSize")
-    listed_bytes: int = Field(description="sum of the code sizes of every version and layer version listed")
+    listed_bytes: int = Field(
+        description="code sizes of every version listed, and of the layer versions whose size is known (used by a "
+        "function, or deleted): Lambda's listing of layer versions states no size"
+    )
     frees_bytes: int = Field(description="code size of the deletions planned")
     freed_bytes: int = Field(description="code size of the deletions done (or already gone)")
     functions: list[FunctionStorage] = Field(default_factory=list)

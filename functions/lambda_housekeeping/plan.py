@@ -64,7 +64,11 @@ def by_function(versions: Iterable[VersionView]) -> dict[str, list[VersionView]]
 
 def newest_published(versions: Iterable[VersionView]) -> list[VersionView]:
     """Published versions, newest (highest number) first. Version numbers only grow and are never reused."""
-    return sorted((v for v in versions if v.number is not None), key=lambda v: v.number or 0, reverse=True)
+    return sorted((v for v in versions if v.number is not None), key=_number, reverse=True)
+
+
+def _number(v: VersionView) -> int:
+    return v.number or 0
 
 
 def _cutoff(retention: VersionRetention, now: datetime) -> datetime | None:
@@ -159,63 +163,74 @@ def plan_versions(
     (absent from ``usage``) or names a qualifier that was not listed.
     """
     refs = mapping_references(mappings)
-    cutoff = _cutoff(retention, now)
-    keep_last = retention.keep_last
+    rules = _Rules(retention, now)
     decisions: list[Decision] = []
     for name, group in sorted(by_function(versions).items()):
         function_arn = group[0].arn.rsplit(":", 1)[0]
-        total = sum(v.code_size for v in group)
         if not selected(name, scope.names, scope.exclude):
             why = "not selected by functions.names / functions.exclude"
+            total = sum(v.code_size for v in group)
             decisions.append(Decision("function", function_arn, name, "", "skip", why, total))
             continue
         fu = usage.get(name)
         if scope.tags and fu is not None and fu.tags is not None and not tags_match(fu.tags, scope.tags):
+            total = sum(v.code_size for v in group)
             decisions.append(Decision("function", function_arn, name, "", "skip", "tags do not match", total))
             continue
-        edge = _is_edge(name, scope)
         uses, unclear = in_use(fu, refs.get(name, []))
+        veto = _veto(name, fu, scope, unclear)
         published = newest_published(group)
-        newest = published[0].version if published else None
         rank = {v.version: i for i, v in enumerate(published)}
+        newest = published[0].version if published else None
         for v in sorted(group, key=lambda v: (v.number is None, v.number or 0)):
-            action, reason = _version_decision(v, rank, newest, keep_last, cutoff, retention.max_age_days, uses)
-            if action == "delete":
-                if edge:
-                    action, reason = "keep", "Lambda@Edge function (functions.edge): never deleted"
-                elif fu is None:
-                    action, reason = "keep", f"{reason}, but its aliases and provisioned concurrency were not read"
-                elif scope.tags and fu.tags is None:
-                    action, reason = "keep", f"{reason}, but its tags were not read"
-                elif unclear:
-                    action, reason = "keep", f"{reason}, but {'; '.join(unclear)}"
+            action, reason = rules.decide(v, rank, newest, uses)
+            if action == "delete" and veto:
+                action, reason = "keep", veto if veto.startswith("Lambda@Edge") else f"{reason}, but {veto}"
             decisions.append(Decision("version", v.arn, name, v.version, action, reason, v.code_size))
     return decisions
 
 
-def _version_decision(
-    v: VersionView,
-    rank: Mapping[str, int],
-    newest: str | None,
-    keep_last: int,
-    cutoff: datetime | None,
-    max_age_days: int | None,
-    uses: Mapping[str, list[str]],
-) -> tuple[Verb, str]:
-    if v.version == LATEST:
-        return "keep", "$LATEST is never deleted"
-    if v.number is None:
-        return "keep", f"unrecognised version {v.version!r}"
-    if uses.get(v.version):
-        return "keep", "in use: " + "; ".join(uses[v.version])
-    old = cutoff is not None and v.last_modified is not None and v.last_modified < cutoff
-    if v.version == newest:
-        return "keep", "newest published version" + (f" (older than {max_age_days} days)" if old else "")
-    if rank[v.version] < keep_last:
-        if old:
-            return "delete", f"older than {max_age_days} days and not in use"
-        return "keep", f"one of the newest {keep_last}"
-    return "delete", f"not one of the newest {keep_last} and not in use"
+def _veto(name: str, usage: FunctionUsage | None, scope: FunctionScope, unclear: list[str]) -> str | None:
+    """Why no version of this function may be deleted this run, if anything forbids it."""
+    if _is_edge(name, scope):
+        return "Lambda@Edge function (functions.edge): never deleted"
+    if usage is None:
+        return "its aliases and provisioned concurrency were not read"
+    if scope.tags and usage.tags is None:
+        return "its tags were not read"
+    if unclear:
+        return "; ".join(unclear)
+    return None
+
+
+class _Rules:
+    """The count and age rules of one plan, with their reasons worded once."""
+
+    def __init__(self, retention: VersionRetention, now: datetime) -> None:
+        self.keep_last = retention.keep_last
+        self.cutoff = _cutoff(retention, now)
+        days = retention.max_age_days
+        self.newest = "newest published version"
+        self.newest_old = f"newest published version (older than {days} days)"
+        self.recent = f"one of the newest {self.keep_last}"
+        self.too_old = f"older than {days} days and not in use"
+        self.surplus = f"not one of the newest {self.keep_last} and not in use"
+
+    def decide(
+        self, v: VersionView, rank: Mapping[str, int], newest: str | None, uses: Mapping[str, list[str]]
+    ) -> tuple[Verb, str]:
+        if v.version == LATEST:
+            return "keep", "$LATEST is never deleted"
+        if v.number is None:
+            return "keep", f"unrecognised version {v.version!r}"
+        if v.version in uses:
+            return "keep", "in use: " + "; ".join(uses[v.version])
+        old = self.cutoff is not None and v.last_modified is not None and v.last_modified < self.cutoff
+        if v.version == newest:
+            return "keep", self.newest_old if old else self.newest
+        if rank[v.version] < self.keep_last:
+            return ("delete", self.too_old) if old else ("keep", self.recent)
+        return "delete", self.surplus
 
 
 def referenced_layers(versions: Iterable[VersionView]) -> dict[str, list[str]]:
@@ -225,6 +240,11 @@ def referenced_layers(versions: Iterable[VersionView]) -> dict[str, list[str]]:
         for arn in v.layers:
             users[arn].append(f"{v.function}:{v.version}")
     return users
+
+
+def layer_sizes(versions: Iterable[VersionView]) -> dict[str, int]:
+    """Layer version ARN -> code size, as the function configurations that use it state it."""
+    return {arn: size for v in versions for arn, size in v.layer_sizes.items()}
 
 
 def _layer_candidates(
@@ -254,8 +274,10 @@ def plan_layers(
     referenced: Mapping[str, list[str]],
     shares: Mapping[str, LayerShare],
     policy: LayerPolicy,
+    others: Mapping[str, str] | None = None,
 ) -> list[Decision]:
-    """Keep or delete every version of every selected layer of the account, with a reason; skip other layers.
+    """Keep or delete every version of every selected layer of the account, with a reason; skip the other layers
+    (those among ``layer_versions``, and ``others``: name -> layer ARN of layers whose versions were not listed).
 
     Never deleted: a version any function version in the unit uses; one of the newest ``keep_last``; one whose
     sharing is unknown (absent from ``shares``); one shared with other accounts or publicly, unless
@@ -263,13 +285,15 @@ def plan_layers(
     """
     groups, candidates = _layer_candidates(layer_versions, referenced, policy)
     decisions: list[Decision] = []
+    unselected = "not selected by layers.names / layers.exclude"
+    for name, arn in sorted((others or {}).items()):
+        decisions.append(Decision("layer", arn, name, "", "skip", unselected))
     for name in sorted(groups):
         group = sorted(groups[name], key=lambda lv: lv.version, reverse=True)
         if not selected(name, policy.names, policy.exclude):
             layer_arn = group[0].arn.rsplit(":", 1)[0]
             total = sum(lv.code_size for lv in group)
-            why = "not selected by layers.names / layers.exclude"
-            decisions.append(Decision("layer", layer_arn, name, "", "skip", why, total))
+            decisions.append(Decision("layer", layer_arn, name, "", "skip", unselected, total))
             continue
         for index, lv in enumerate(group):
             action: Verb = "keep"

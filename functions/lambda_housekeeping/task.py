@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from functions.lambda_housekeeping import inventory, plan
 from functions.lambda_housekeeping.execute import Deleter, layer_deleter, version_deleter
-from functions.lambda_housekeeping.models import FunctionUsage, LambdaHousekeepingInput, StorageSummary
+from functions.lambda_housekeeping.models import (
+    FunctionUsage,
+    LambdaHousekeepingInput,
+    LayerVersionView,
+    StorageSummary,
+)
 from functions.lambda_housekeeping.plan import Decision
 from shared.aws import error_code
 from shared.observability import logger
@@ -27,6 +33,7 @@ PERMISSIONS = frozenset(
         "lambda:ListTags",
         "lambda:ListLayers",
         "lambda:ListLayerVersions",
+        "lambda:GetLayerVersion",
         "lambda:GetLayerVersionPolicy",
         "lambda:GetAccountSettings",
         "lambda:DeleteFunction",
@@ -88,16 +95,21 @@ def work(params: LambdaHousekeepingInput, unit: Unit, result: UnitResult, ctx: R
     usage = _usage(lam, wanted, arns, read_tags=bool(params.functions.tags), result=result, region=unit.region)
     decisions = plan.plan_versions(versions, usage, mappings, params.functions, params.versions, ctx.now)
 
-    layer_views: list[Any] = []
+    layer_views: list[LayerVersionView] = []
     layer_decisions: list[Decision] = []
     if params.layers.enabled:
-        layer_views = inventory.layer_versions(lam, params.layers)
+        every = inventory.layers(lam)
+        names = [n for n in every if plan.selected(n, params.layers.names, params.layers.exclude)]
+        listed = inventory.layer_versions(lam, names)
         referenced = plan.referenced_layers(versions)
-        to_check = plan.share_checks_needed(layer_views, referenced, params.layers)
-        shares, problems = inventory.layer_shares(lam, to_check, unit.account)
+        to_check = plan.share_checks_needed(listed, referenced, params.layers)
+        shares, sizes, problems = inventory.layer_details(lam, to_check, unit.account)
         for arn, exc in problems:
-            result.fail("read-layer-policy", exc, resource=f"{unit.region}/{arn}")
-        layer_decisions = plan.plan_layers(layer_views, referenced, shares, params.layers)
+            result.fail("read-layer-version", exc, resource=f"{unit.region}/{arn}")
+        sizes = plan.layer_sizes(versions) | sizes
+        layer_views = [replace(lv, code_size=sizes.get(lv.arn, lv.code_size)) for lv in listed]
+        others = {n: arn for n, arn in every.items() if n not in names}
+        layer_decisions = plan.plan_layers(layer_views, referenced, shares, params.layers, others)
 
     used = quota = None
     try:

@@ -13,7 +13,7 @@ import botocore.loaders
 import botocore.session
 
 from shared.aws import Clients
-from shared.cli.moto_lambda import teach_moto
+from cli.moto_lambda import teach_moto
 from tests.faults import CallLog
 from tests.helpers import REGION
 
@@ -144,7 +144,7 @@ def age(function_name: str, version: int, when: datetime, *, region: str = REGIO
     from moto.awslambda.models import lambda_backends
 
     group = lambda_backends[ACCOUNT][region]._lambdas._functions[function_name]
-    found = next(v for v in group["versions"] if v.version == str(version))
+    found = next(v for v in group["versions"] if str(v.version) == str(version))
     found.last_modified = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
@@ -163,6 +163,15 @@ def report_from_s3(location: str) -> dict[str, Any]:
 def actions(report: dict[str, Any], *, kind: str | None = None, unit: int = 0) -> list[dict[str, Any]]:
     found = report["units"][unit]["actions"]
     return [a for a in found if kind is None or a["detail"].get("kind") == kind]
+
+
+def reasons(report: dict[str, Any], unit: int = 0) -> dict[str, str]:
+    """``name:version`` -> reason, for every version and layer version decided in the unit."""
+    return {
+        f"{a['detail']['name']}:{a['detail']['version']}": a["reason"]
+        for a in actions(report, unit=unit)
+        if a["detail"].get("kind") in ("version", "layer-version")
+    }
 
 
 def now() -> datetime:
