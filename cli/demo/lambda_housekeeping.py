@@ -112,9 +112,7 @@ def run(env: DemoEnv) -> None:
     event: dict[str, Any] = registry.find("lambda-housekeeping").schedule_input() or {}
     event |= {"regions": [env.region, env.other_region]}
     event["functions"] = dict(event.get("functions", {})) | {"edge": ["site-edge-*"]}
-    env.console.print(
-        "the schedule's input (+ regions, functions.edge ['site-edge-*']): first a dry run, then the run"
-    )
+    env.console.print("the schedule's input (+ regions, functions.edge ['site-edge-*']): first a dry run, then the run")
     plan = env.invoke("lambda-housekeeping", event | {"dry_run": True})
     done = env.invoke("lambda-housekeeping", event)
     if plan.response:

@@ -113,20 +113,26 @@ def _as_template(statement: dict[str, Any]) -> dict[str, Any]:
     return statement | {"Resource": fix}
 
 
-def test_the_role_is_scoped_to_what_the_schedule_selects_whatever_the_stage_parameters_say() -> None:
-    """The schedule's function and layer name patterns and the role's ARNs come from the same two parameters."""
-    spec = task_yaml()["functions"]["lambdaHousekeeping"]["events"][0]["schedule"]["input"]
-    assert spec["functions"]["names"] == ["${param:lambdaHousekeepingFunctions}"]
-    assert spec["layers"]["names"] == ["${param:lambdaHousekeepingLayers}"]
-    narrowed = {"lambdaHousekeepingFunctions": "payments-*", "lambdaHousekeepingLayers": "payments-deps"}
+def test_the_role_is_scoped_by_the_stage_parameters_and_covers_the_default_policy() -> None:
+    """Deletions and per-function reads are scoped by lambdaHousekeepingFunctions / lambdaHousekeepingLayers; the
+    default policy selects within the default scope (all), and a narrowed scope keeps the role off the rest."""
+    policy = task_yaml()["policies"]["daily"]["input"]
     stmts = [_as_template(s) for s in yaml_statements()]
+    defaults = {"lambdaHousekeepingFunctions": "*", "lambdaHousekeepingLayers": "*"}
+    for pattern in policy["functions"]["names"]:
+        assert allowed(stmts, "lambda:DeleteFunction", f"{ARN}:function:{pattern.replace('*', 'x')}:4", defaults)
+    for pattern in policy["layers"]["names"]:
+        assert allowed(stmts, "lambda:DeleteLayerVersion", f"{ARN}:layer:{pattern.replace('*', 'x')}:2", defaults)
+    narrowed = {"lambdaHousekeepingFunctions": "payments-*", "lambdaHousekeepingLayers": "payments-deps"}
     assert allowed(stmts, "lambda:DeleteFunction", f"{ARN}:function:payments-api:4", narrowed)
     assert not allowed(stmts, "lambda:DeleteFunction", f"{ARN}:function:billing:4", narrowed)
     assert not allowed(stmts, "lambda:ListAliases", f"{ARN}:function:billing", narrowed)
+    assert not allowed(stmts, "lambda:ListProvisionedConcurrencyConfigs", f"{ARN}:function:billing", narrowed)
     assert allowed(stmts, "lambda:ListAliases", f"{ARN}:function:payments-api", narrowed)
     assert allowed(stmts, "lambda:DeleteLayerVersion", f"{ARN}:layer:payments-deps:2", narrowed)
     assert not allowed(stmts, "lambda:DeleteLayerVersion", f"{ARN}:layer:other-deps:2", narrowed)
     assert not allowed(stmts, "lambda:GetLayerVersionPolicy", f"{ARN}:layer:other-deps:2", narrowed)
+    assert not allowed(stmts, "lambda:ListLayerVersions", f"{ARN}:layer:other-deps", narrowed)
 
 
 def test_what_iam_cannot_say_the_deleter_refuses_before_any_call(statements: list[dict[str, Any]]) -> None:
