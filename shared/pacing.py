@@ -40,8 +40,21 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "ec2:CreateSnapshot": Rate(per_second=5, burst=10),
     "ec2:DeleteSnapshot": Rate(per_second=5, burst=10),
     "ec2:CopySnapshot": Rate(per_second=5, burst=10),
+    # Lambda has one bucket for all its control-plane calls together (every call but invocations, GetFunction and
+    # GetPolicy): 15 per second per account and region, not raisable. Reads share it with deletions, so every
+    # Lambda call the tasks repeat is paced, and calls that run side by side add up to at most 12 per second.
+    "lambda:ListFunctions": Rate(per_second=10, burst=2),
+    "lambda:ListAliases": Rate(per_second=4, burst=2),
+    "lambda:ListProvisionedConcurrencyConfigs": Rate(per_second=4, burst=2),
+    "lambda:ListTags": Rate(per_second=4, burst=2),
+    "lambda:ListLayerVersions": Rate(per_second=10, burst=2),
+    "lambda:GetLayerVersion": Rate(per_second=5, burst=2),
+    "lambda:GetLayerVersionPolicy": Rate(per_second=5, burst=2),
+    "lambda:DeleteFunction": Rate(per_second=10, burst=5),
+    "lambda:DeleteLayerVersion": Rate(per_second=10, burst=5),
 }
-"""Rates of the mutating calls the tasks make, by ``service:Operation`` (the IAM action's spelling).
+"""Rates of the mutating calls the tasks make (and of the reads that share a bucket with them), by
+``service:Operation`` (the IAM action's spelling).
 
 Calls not listed are not paced: S3's limits are per key prefix and in the thousands per second, SNS publishes
 one message per run, and botocore's retries handle their rare throttling."""

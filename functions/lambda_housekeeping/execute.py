@@ -17,11 +17,10 @@ from functions.lambda_housekeeping.plan import Decision
 from shared.aws import error_code
 from shared.clock import TimeBudget
 from shared.observability import logger
+from shared.pacing import is_throttling
 from shared.progress import advance, expect
 from shared.report import Action, UnitResult
 
-THROTTLED = ("TooManyRequestsException", "ThrottlingException")
-"""Throttling that outlived botocore's retries: the rate limit clears by itself, so the item waits for a run."""
 REPLICATED = "replicated function"
 """In the message of the InvalidParameterValueException AWS answers for a Lambda@Edge version that CloudFront
 has replicated ("Lambda was unable to delete ... because it is a replicated function")."""
@@ -100,8 +99,9 @@ class Deleter:
                 why = "refused by AWS: a Lambda@Edge replica exists (CloudFront still uses it)"
                 self._skip(d, detail | {"error_code": code}, why, "refused")
                 return
-            elif code in THROTTLED:
-                self._defer(d, detail | {"error_code": code}, f"{code}: left for the next run")
+            elif is_throttling(exc):  # the rate limit clears by itself: the item waits for the next run
+                why = f"{code}: still throttled after botocore's retries; left for the next run"
+                self._defer(d, detail | {"error_code": code}, why)
                 return
             else:
                 self._failed(d, detail, exc)

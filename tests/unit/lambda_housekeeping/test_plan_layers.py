@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from functions.lambda_housekeeping.models import LayerPolicy, LayerShare
 from functions.lambda_housekeeping.plan import (
@@ -21,7 +21,7 @@ from tests.unit.lambda_housekeeping.strategies import (
     version,
 )
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=200)
 
 
 def deleted(decisions: list[Decision]) -> set[str]:

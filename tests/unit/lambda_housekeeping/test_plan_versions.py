@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from functions.lambda_housekeeping.models import (
     LATEST,
@@ -21,7 +21,7 @@ from functions.lambda_housekeeping.models import (
 from functions.lambda_housekeeping.plan import Decision, plan_versions, usage_needed
 from tests.unit.lambda_housekeeping.strategies import NOW, Estate, estates, fn_arn, published, version
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150)
 
 
 def plan(e: Estate, versions: list[VersionView] | None = None) -> list[Decision]:

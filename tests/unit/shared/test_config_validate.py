@@ -55,7 +55,13 @@ def test_the_example_and_the_project_defaults_are_valid() -> None:
     assert config.check_file(EXAMPLE).problems == []
     defaults = config.check_defaults()
     assert defaults.problems == []
-    assert {p.task for p in defaults.policies} == {"snapshot-rotation", "resource-audit", "log-etl", "artefact-mover"}
+    assert {p.task for p in defaults.policies} == {
+        "snapshot-rotation",
+        "resource-audit",
+        "log-etl",
+        "artefact-mover",
+        "lambda-housekeeping",
+    }
 
 
 def test_a_typo_in_an_input_field_names_the_file_line_field_and_the_nearest_known_field() -> None:
