@@ -50,7 +50,7 @@ class Deleter:
         self._lock = threading.Lock()
 
     def _detail(self, d: Decision) -> dict[str, Any]:
-        detail: dict[str, Any] = {"kind": d.kind, "name": d.name, "region": self.region, "code_size": d.code_size}
+        detail: dict[str, Any] = {"kind": d.kind, "name": d.name, "region": self.region, "size": d.code_size}
         if d.version:
             detail["version"] = d.version
         return detail

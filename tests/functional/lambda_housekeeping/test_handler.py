@@ -74,8 +74,8 @@ def test_the_report_is_written_to_s3_with_code_storage_against_the_quota(seeded:
     deleted = [a for a in estate.actions(report) if a["action"] == "delete" and a["status"] == "done"]
     assert storage["quota_bytes"] == QUOTA_BYTES
     assert storage["used_bytes"] == before
-    assert storage["frees_bytes"] == storage["freed_bytes"] == sum(a["detail"]["code_size"] for a in deleted) > 0
-    layer_sizes = {a["resource"]: a["detail"]["code_size"] for a in estate.actions(report, kind="layer-version")}
+    assert storage["frees_bytes"] == storage["freed_bytes"] == sum(a["detail"]["size"] for a in deleted) > 0
+    layer_sizes = {a["resource"]: a["detail"]["size"] for a in estate.actions(report, kind="layer-version")}
     assert sum(f["code_bytes"] for f in storage["functions"]) == listed
     assert storage["listed_bytes"] == listed + sum(layer_sizes.values())
     assert layer_sizes[seeded.deps[1]] > 0  # deleted: its size was read
@@ -85,7 +85,7 @@ def test_the_report_is_written_to_s3_with_code_storage_against_the_quota(seeded:
     by_name = {f["name"]: f for f in storage["functions"]}
     assert by_name["api"]["versions"] == 31
     assert by_name["worker"]["frees_bytes"] == sum(
-        a["detail"]["code_size"] for a in deleted if a["detail"]["name"] == "worker"
+        a["detail"]["size"] for a in deleted if a["detail"]["name"] == "worker"
     )
     assert {s["name"] for s in storage["layers"]} == {"deps", "shared"}
     assert report["notes"] == [measure["reason"]]
