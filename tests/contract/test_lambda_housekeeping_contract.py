@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from cli.registry import _CfnLoader
 from functions.lambda_housekeeping.execute import RefusedCall, layer_deleter, version_deleter
 from functions.lambda_housekeeping.plan import Decision
 from functions.lambda_housekeeping.task import PERMISSIONS
-from cli.registry import _CfnLoader
 from shared.permissions import LAMBDA_RUNTIME, RUNNER
 from tests.contract.test_serverless_contract import actions, role_statements
 

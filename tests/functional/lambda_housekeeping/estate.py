@@ -12,8 +12,8 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-from shared.aws import Clients
 from cli.moto_lambda import teach_moto
+from shared.aws import Clients
 from tests.faults import CallLog
 from tests.helpers import REGION
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
+from cli.moto_lambda import QUOTA_BYTES
 from functions.lambda_housekeeping.handler import handler
 from functions.lambda_housekeeping.task import TASK
 from shared.aws import Clients
-from cli.moto_lambda import QUOTA_BYTES
 from shared.errors import InputError
 from shared.runner import execute
 from tests.faults import is_mutating

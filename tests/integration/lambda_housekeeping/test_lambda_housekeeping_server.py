@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.lambda_housekeeping.handler import handler
 from cli.moto_lambda import teach_moto
+from functions.lambda_housekeeping.handler import handler
 from tests.functional.lambda_housekeeping import estate
 from tests.helpers import ROOT, FakeContext
 
