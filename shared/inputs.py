@@ -66,6 +66,34 @@ def check_role(value: str) -> str:
     return value
 
 
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+TOPIC_ARN_RE = re.compile(
+    r"arn:(?P<partition>[a-z-]+):sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<name>[A-Za-z0-9_-]{1,256}(\.fifo)?)"
+)
+
+
+def check_bucket_name(value: str) -> str:
+    """An S3 bucket name by S3's naming rules, else ValueError (``""`` included: never a silent "no bucket")."""
+    if value == "":
+        raise ValueError("empty: name the bucket, or leave the field out (null) when nothing is to be written")
+    if BUCKET_RE.fullmatch(value) is None or ".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        raise ValueError(f"{value!r} is not an S3 bucket name (3-63 of a-z 0-9 . -, starting and ending alphanumeric)")
+    return value
+
+
+def check_topic_arn(value: str) -> str:
+    """An SNS topic ARN of a partition and region botocore knows, else ValueError (``""`` included)."""
+    if value == "":
+        raise ValueError("empty: name the topic's ARN, or leave the field out (null) for no notification")
+    found = TOPIC_ARN_RE.fullmatch(value)
+    if found is None or found["partition"] not in partition_ids() or partition_of(found["region"]) is None:
+        raise ValueError(f"{value!r} is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)")
+    return value
+
+
+BucketName = Annotated[str, AfterValidator(check_bucket_name)]
+TopicArn = Annotated[str, AfterValidator(check_topic_arn)]
+
 RoleArn = Annotated[str, AfterValidator(check_role_arn)]
 """A role ARN checked against IAM's rules before it reaches STS."""
 
@@ -124,9 +152,9 @@ class TaskSettings(BaseModel):
     accounts: list[AccountConfig] = Field(
         default_factory=list, description="other accounts; empty means the current account only"
     )
-    report_bucket: str | None = None
+    report_bucket: BucketName | None = Field(default=None, description="where the run report goes; null: not written")
     report_prefix: str = "reports"
-    notify_topic_arn: str | None = None
+    notify_topic_arn: TopicArn | None = Field(default=None, description="where summaries go; null: none sent")
     notify_on: Literal["failure", "always", "never"] = "failure"
     time_margin_seconds: float = Field(default=30.0, ge=0)
     max_seconds: float | None = Field(default=None, gt=0, description="cap on run time outside Lambda")
@@ -193,6 +221,8 @@ def _is_text(annotation: Any) -> bool:
     """A ``str`` field (or ``str | None``, or a Literal of strings): its env value is the plain string."""
     if annotation is str:
         return True
+    if get_origin(annotation) is Annotated:
+        return _is_text(get_args(annotation)[0])
     args = [a for a in get_args(annotation) if a is not type(None)]
     if get_origin(annotation) is Literal:
         return all(isinstance(a, str) for a in args)

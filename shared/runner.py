@@ -71,27 +71,79 @@ def execute(
     clients.pace(params.rate_limits)
     now = clock()
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
-    report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now)
+    report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now, complete=False)
     logger.info("run started", task=task.name, dry_run=params.dry_run)
 
-    units, unreachable = resolve_units(params, clients)
-    ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
-    report.units = unreachable + run_units(
-        units,
-        lambda unit, result: task.work(params, unit, result, ctx),
-        max_workers=params.max_workers,
-        budget=budget,
-    )
-    report.complete = all(u.complete for u in report.units)
-    if task.finalize is not None:
-        try:
-            task.finalize(params, ctx)
-        except Exception as exc:  # noqa: BLE001 - recorded, and the run fails in finish()
-            logger.exception("finalize failed", task=task.name)
-            report.units.append(_run_failure("finalize", exc, task.name))
+    checked = check_destinations(report, params, clients)
+    if checked.ok:
+        units, unreachable = resolve_units(params, clients)
+        ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
+        report.units = unreachable + run_units(
+            units,
+            lambda unit, result: task.work(params, unit, result, ctx),
+            max_workers=params.max_workers,
+            budget=budget,
+        )
+        report.complete = all(u.complete for u in report.units)
+        if task.finalize is not None:
+            try:
+                task.finalize(params, ctx)
+            except Exception as exc:  # noqa: BLE001 - recorded, and the run fails in finish()
+                logger.exception("finalize failed", task=task.name)
+                report.units.append(_run_failure("finalize", exc, task.name))
     report.finished_at = clock()
-    finish(report, params, clients)
+    finish(report, params, clients, checked=checked)
     return response_of(report)
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Whether the run's report bucket and notification topic answered the checks made before its work."""
+
+    report: bool = True
+    topic: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.report and self.topic
+
+
+def check_destinations(report: RunReport, params: TaskSettings, clients: Clients) -> Destinations:
+    """Prove, before any mutation, that the run can say what it did: write the report at its key (as incomplete:
+    what a run killed later leaves behind) and look the topic up (GetTopicAttributes) if the run may notify.
+
+    A failed check is recorded in the report; the caller then does no work and :func:`finish` tells the other
+    destination (if it works) why, and raises. Checking by writing is the only proof S3 gives of a write
+    permission (HeadBucket needs ListBucket, which the roles do not have, and proves nothing about PutObject).
+    """
+    report_ok = topic_ok = True
+    if params.report_bucket:
+        key = report.dated_key(params.report_prefix)
+        try:
+            _write_report(report, params.report_bucket, key, clients)
+        except Exception as exc:  # noqa: BLE001 - recorded; the run does nothing and fails in finish()
+            logger.exception("report bucket not writable", bucket=params.report_bucket, key=key)
+            report.units.append(_run_failure("check-report-bucket", exc, f"s3://{params.report_bucket}/{key}"))
+            report_ok = False
+    if params.notify_topic_arn and params.notify_on != "never":
+        try:
+            _sns(clients, params.notify_topic_arn).get_topic_attributes(TopicArn=params.notify_topic_arn)
+        except Exception as exc:  # noqa: BLE001 - recorded; the run does nothing and fails in finish()
+            logger.exception("notify topic not found", topic=params.notify_topic_arn)
+            report.units.append(_run_failure("check-notify-topic", exc, params.notify_topic_arn))
+            topic_ok = False
+    return Destinations(report=report_ok, topic=topic_ok)
+
+
+def _write_report(report: RunReport, bucket: str, key: str, clients: Clients) -> None:
+    clients.client("s3", clients.default_region).put_object(
+        Bucket=bucket, Key=key, Body=report.to_json().encode(), ContentType="application/json"
+    )
+
+
+def _sns(clients: Clients, topic_arn: str) -> Any:
+    """SNS in the topic's own region (SNS refuses a topic of another region)."""
+    return clients.client("sns", topic_arn.split(":")[3])
 
 
 def start_run(context: Any) -> str:
@@ -124,18 +176,24 @@ def parse_run_input(
     return params
 
 
-def finish(report: RunReport, params: TaskSettings, clients: Clients, *, raise_on_failure: bool = True) -> None:
+def finish(
+    report: RunReport,
+    params: TaskSettings,
+    clients: Clients,
+    *,
+    raise_on_failure: bool = True,
+    checked: Destinations | None = None,
+) -> None:
     """Write the report, emit metrics, notify; then raise if the run failed (unless ``raise_on_failure`` is off:
-    event-driven handlers report failed items to their event source instead, e.g. SQS batch item failures)."""
-    if params.report_bucket:
+    event-driven handlers report failed items to their event source instead, e.g. SQS batch item failures).
+
+    A destination that failed its check (``checked``, from :func:`check_destinations`) is not tried again; a run
+    stopped by such a check always raises."""
+    checked = checked or Destinations()
+    if params.report_bucket and checked.report:
         key = report.dated_key(params.report_prefix)
         try:
-            clients.client("s3", clients.default_region).put_object(
-                Bucket=params.report_bucket,
-                Key=key,
-                Body=report.to_json().encode(),
-                ContentType="application/json",
-            )
+            _write_report(report, params.report_bucket, key, clients)
             report.location = f"s3://{params.report_bucket}/{key}"
         except Exception as exc:  # noqa: BLE001 - recorded, and the run fails below
             logger.exception("report not written", bucket=params.report_bucket, key=key)
@@ -149,15 +207,15 @@ def finish(report: RunReport, params: TaskSettings, clients: Clients, *, raise_o
         metrics.add_dimensions(service=report.task, policy=params.schedule.policy)
         counts["scheduled_runs"] = 1
     count_metrics(counts)
-    if params.notify_topic_arn and should_notify(report, params.notify_on):
+    if params.notify_topic_arn and checked.topic and should_notify(report, params.notify_on):
         try:
-            publish(clients.client("sns", clients.default_region), params.notify_topic_arn, report)
+            publish(_sns(clients, params.notify_topic_arn), params.notify_topic_arn, report)
         except Exception as exc:  # noqa: BLE001 - recorded, and the run fails below
             logger.exception("notification not sent", topic=params.notify_topic_arn)
             report.units.append(_run_failure("notify", exc, params.notify_topic_arn))
 
     logger.info("run finished", **report.summary())
-    if report.failed and raise_on_failure:
+    if report.failed and (raise_on_failure or not checked.ok):
         raise RunFailed(
             f"{report.task} run {report.run_id} failed: {len(report.failures)} failure(s); "
             f"first: {report.failures[0].operation} {report.failures[0].resource}: "

@@ -22,7 +22,7 @@ from shared.aws import Clients
 from shared.clock import TimeBudget, utcnow
 from shared.observability import logger
 from shared.report import RunReport, UnitResult, response_of
-from shared.runner import finish, parse_run_input, start_run
+from shared.runner import check_destinations, finish, parse_run_input, start_run
 from shared.s3events import S3ObjectEvent, is_s3_notification, is_sqs_batch, notification_of_body, object_events
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -90,7 +90,11 @@ def run_events(
     now = clock()
     region = clients.default_region
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
-    report = RunReport(task=NAME, run_id=run_id, dry_run=params.dry_run, started_at=now)
+    report = RunReport(task=NAME, run_id=run_id, dry_run=params.dry_run, started_at=now, complete=False)
+    checked = check_destinations(report, params, clients)
+    if not checked.ok:  # nothing is loaded; the invocation fails, so every message is delivered again
+        report.finished_at = clock()
+        finish(report, params, clients, checked=checked)
     result = UnitResult(account=_account_of(event), region=region)
     report.units = [result]
     loader = make_loader(params, clients, region, result, now)

@@ -111,7 +111,8 @@ def test_dry_run_makes_no_mutating_call_and_returns_the_exact_plan(
     with freeze_time(D0):
         planned = handler(event(dry_run=True, policy={"retention": one_keep}), FakeContext())
     assert log.mutating("ec2") == []
-    assert [op for _, op, _ in log.calls if is_mutating(op)] == ["PutObject"]  # the report only
+    # the report only: written before any work (proving the bucket) and at the end
+    assert [op for _, op, _ in log.calls if is_mutating(op)] == ["PutObject", "PutObject"]
     assert estate.shape(estate.ec2()) == before
     assert planned["dry_run"] is True
 
