@@ -18,11 +18,12 @@ from shared.report import Action, UnitResult
 from shared.runner import RunContext, Task, execute
 from shared.units import Unit
 from tests.faults import CallLog
-from tests.functional.log_etl.conftest import lake  # noqa: F401 - the fixture
+from tests.functional.log_etl import conftest as log_etl_fixtures
 from tests.helpers import REGION, FakeContext
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 BUCKET = "reports"
+etl_lake = log_etl_fixtures.lake  # the log ETL's ``lake`` fixture (a source and a lake bucket)
 
 
 def mutate(params: TaskSettings, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
@@ -158,11 +159,12 @@ def test_an_empty_report_bucket_in_an_event_reaches_the_handler_as_an_input_erro
 
 
 def test_the_log_etl_loads_nothing_from_an_sqs_batch_when_its_report_bucket_cannot_be_written(
-    lake: Any, monkeypatch: pytest.MonkeyPatch
+    etl_lake: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from functions.log_etl.handler import handler as log_etl_handler
     from tests.functional.log_etl.conftest import KEYS, sqs_event
 
+    lake = etl_lake
     obj = lake.put(KEYS["s3_access"], b"not even a log line\n")
     monkeypatch.setenv("DEVOPS_TASKS_REPORT_BUCKET", "no-such-bucket-here")
     with pytest.raises(RunFailed, match="check-report-bucket"):  # the whole batch is delivered again
