@@ -97,7 +97,8 @@ def test_the_report_is_written_to_s3_with_code_storage_against_the_quota(seeded:
 def test_dry_run_makes_no_mutating_call_and_returns_the_exact_plan(seeded: Seeded) -> None:
     clients, log = estate.counted_clients()
     planned = run(clients, dry_run=True)
-    assert [op for _, op, _ in log.calls if is_mutating(op)] == ["PutObject"]  # the report only
+    # the report only: written before any work (proving the bucket) and at the end
+    assert [op for _, op, _ in log.calls if is_mutating(op)] == ["PutObject", "PutObject"]
     assert estate.versions(seeded.lam, "api") == list(range(1, 31))
     assert planned["dry_run"] is True
     assert planned["units"][0]["counts"]["delete_planned"] == 52

@@ -11,7 +11,7 @@ from botocore.client import BaseClient
 from shared.errors import InputError
 from tests.helpers import FakeContext
 
-HANDLERS = ["snapshot_rotation", "resource_audit", "artefact_mover", "log_etl"]
+HANDLERS = ["snapshot_rotation", "resource_audit", "artefact_mover", "log_etl", "lambda_housekeeping"]
 """The tasks whose input carries regions (the upload logger takes none)."""
 
 
