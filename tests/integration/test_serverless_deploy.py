@@ -101,6 +101,7 @@ def test_deploy_from_a_configuration_file_then_invoke_local_runs_and_remove_dele
         "snapshot-rotation-new-york",
         "resource-audit-daily",
         "artefact-mover-retain",
+        "lambda-housekeeping-daily",
     }
     berlin, new_york = schedules["snapshot-rotation-berlin"], schedules["snapshot-rotation-new-york"]
     assert (berlin["ScheduleExpression"], berlin["ScheduleExpressionTimezone"]) == (
