@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import freezegun
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis._settings import is_in_ci
 
 from tests.faults import SimulatedClock
 from tests.helpers import REGION
@@ -22,7 +23,15 @@ freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
 # example longer than its 200 ms deadline, with nothing wrong in either. Neither check says anything about the
 # properties, so both are off for every test; the number of examples and the strategies stay as each test says.
 # The other health checks (filtering too much, data too large, fixtures reused across examples) stay on.
-settings.register_profile("devops-tasks", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The profile builds on the one hypothesis itself picks: "ci" on a CI runner (derandomized, no example database),
+# "default" elsewhere.
+BASE_PROFILE = "ci" if is_in_ci() else "default"
+settings.register_profile(
+    "devops-tasks",
+    parent=settings.get_profile(BASE_PROFILE),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("devops-tasks")
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.conftest import BASE_PROFILE
+
 TESTS = Path(__file__).resolve().parents[1]
 
 
@@ -42,9 +44,10 @@ def test_a_property_test_has_no_deadline_and_no_slow_generation_check(name: str,
 
 
 def test_the_profile_changes_nothing_but_the_deadline_and_the_slow_generation_check() -> None:
-    ours, default = settings.get_profile("devops-tasks"), settings.get_profile("default")
+    ours, default = settings.get_profile("devops-tasks"), settings.get_profile(BASE_PROFILE)
     assert settings.default.deadline is None
     assert ours.max_examples == default.max_examples
     assert ours.derandomize == default.derandomize
     assert ours.phases == default.phases
+    assert ours.database == default.database
     assert set(ours.suppress_health_check) == {HealthCheck.too_slow}
