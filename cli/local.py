@@ -9,11 +9,29 @@ import sys
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from cli.registry import FunctionInfo
 from shared.errors import InputError, RunFailed
+
+
+@contextmanager
+def cli_option(name: str, value: str) -> Iterator[None]:
+    """Give a CLI-only input field (``shared.inputs.CLI_ONLY``, refused in events) to the handlers run meanwhile:
+    it reaches them as ``DEVOPS_TASKS_<NAME>`` of this process, as the field's default."""
+    variable = "DEVOPS_TASKS_" + name.upper()
+    before = os.environ.get(variable)
+    os.environ[variable] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = before
 
 
 @dataclass

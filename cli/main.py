@@ -163,8 +163,8 @@ def _event(args: argparse.Namespace, info: registry.FunctionInfo) -> dict[str, A
         event["detail"] = event["detail"] | flags
     if getattr(args, "open", False):
         model = info.task_module().TASK.params_model
-        if "local_dir" in model.model_fields:
-            event["local_dir"] = str((args.out or Path("out")) / info.task_name)
+        if "local_dir" in model.model_fields:  # a CLI-only field: through the environment, never the event
+            os.environ["DEVOPS_TASKS_LOCAL_DIR"] = str((args.out or Path("out")) / info.task_name)
     return event
 
 

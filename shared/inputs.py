@@ -139,29 +139,41 @@ class ScheduledBy(BaseModel):
     execution_id: str | None = Field(default=None, description="EventBridge Scheduler's id of this invocation")
 
 
+MAX_REGIONS = 64
+"""More than any partition has (botocore knows 37 regions in ``aws``)."""
+MAX_ACCOUNTS = 1000
+"""Accounts per run: each is at least one unit on a 15-minute Lambda; a larger estate is split into policies."""
+
+
 class TaskSettings(BaseModel):
     """What every task's input has in common. Task models subclass it."""
 
     model_config = ConfigDict(extra="forbid")
 
     dry_run: bool = False
-    regions: list[Annotated[str, AfterValidator(_region_or_all)]] = Field(
+    regions: list[Annotated[str, Field(max_length=32), AfterValidator(_region_or_all)]] = Field(
         default_factory=list,
+        max_length=MAX_REGIONS,
         description="regions to work in; empty means the function's own region, ['all'] every enabled one",
     )
     accounts: list[AccountConfig] = Field(
-        default_factory=list, description="other accounts; empty means the current account only"
+        default_factory=list,
+        max_length=MAX_ACCOUNTS,
+        description="other accounts (each at most once); empty means the current account only",
     )
     report_bucket: BucketName | None = Field(default=None, description="where the run report goes; null: not written")
-    report_prefix: str = "reports"
+    report_prefix: str = Field(default="reports", max_length=512)
     notify_topic_arn: TopicArn | None = Field(default=None, description="where summaries go; null: none sent")
     notify_on: Literal["failure", "always", "never"] = "failure"
-    time_margin_seconds: float = Field(default=30.0, ge=0)
-    max_seconds: float | None = Field(default=None, gt=0, description="cap on run time outside Lambda")
+    time_margin_seconds: float = Field(default=30.0, ge=0, le=900, description="at most Lambda's longest timeout")
+    max_seconds: float | None = Field(
+        default=None, gt=0, le=7 * 86_400, description="cap on run time outside Lambda (at most a week)"
+    )
     max_workers: int = Field(default=8, ge=1, le=64)
     schedule: ScheduledBy | None = Field(default=None, description="set by the schedule that started the run")
     rate_limits: RateLimits = Field(
         default_factory=dict,
+        max_length=100,
         description="client-side pacing by service:Operation, e.g. {'ec2:DeleteSnapshot': {'per_second': 2, "
         "'burst': 5}}, overriding shared.pacing.DEFAULT_RATES",
     )
@@ -178,6 +190,15 @@ class TaskSettings(BaseModel):
             named = ", ".join(f"{region} ({partition})" for region, partition in partitions.items())
             raise ValueError(f"one run works in one partition (one set of credentials), got {named}")
         return list(partitions)
+
+    @field_validator("accounts")
+    @classmethod
+    def _each_account_once(cls, value: list[AccountConfig]) -> list[AccountConfig]:
+        ids = [a.account_id for a in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"account(s) given more than once: {', '.join(twice)} (its units would run twice)")
+        return value
 
     @model_validator(mode="after")
     def _accounts_in_the_regions_partition(self) -> TaskSettings:
@@ -199,6 +220,20 @@ class TaskSettings(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+CLI_ONLY: dict[str, Any] = {"cli_only": True}
+"""``json_schema_extra`` of a field only the CLI sets (``DEVOPS_TASKS_<FIELD>`` in its own process, e.g. a local
+folder for ``devops-tasks invoke --open``): an event that carries it is refused, since a caller of the function
+has no business choosing paths on the machine that runs it."""
+
+
+def cli_only_fields(model: type[BaseModel]) -> set[str]:
+    """The fields of ``model`` that an event may not set (see :data:`CLI_ONLY`)."""
+    return {
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("cli_only") is True
+    }
 
 
 def payload_of(event: Any) -> dict[str, Any]:
@@ -260,7 +295,11 @@ def parse_input(
 ) -> M:
     """Validate an event into the task's input model: env defaults < event payload < explicit overrides."""
     merged = env_defaults(model, os.environ if env is None else env)
-    merged.update(payload_of(event))
+    payload = payload_of(event)
+    if refused := sorted(cli_only_fields(model) & set(payload)):
+        problems = [f"{name}: a CLI option (set by devops-tasks invoke), not accepted in an event" for name in refused]
+        raise InputError("invalid input: " + "; ".join(problems), problems=problems)
+    merged.update(payload)
     merged.update(overrides or {})
     try:
         return model.model_validate(merged)

@@ -3,11 +3,25 @@
 The contract tests hold each function's role in serverless.yml to exactly these sets.
 """
 
-RUNNER = frozenset({"s3:PutObject", "sns:Publish", "sns:GetTopicAttributes", "sts:AssumeRole", "ec2:DescribeRegions"})
-"""Used by shared.runner and shared.units: the report, the notification (and the check, before any work, that its
-topic exists), other accounts, enabled regions."""
+RUNNER = frozenset(
+    {
+        "s3:PutObject",
+        "sns:Publish",
+        "sns:GetTopicAttributes",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "sts:AssumeRole",
+        "ec2:DescribeRegions",
+    }
+)
+"""Used by shared.runner and shared.units: the report, the notification (to a topic encrypted with its own KMS key;
+and the check, before any work, that the topic exists), other accounts, enabled regions."""
 
 LAMBDA_RUNTIME = frozenset(
     {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 )
 """Used by the Lambda service on the function's behalf: its log stream and X-Ray traces."""
+
+ASYNC_FAILURES = frozenset({"sqs:SendMessage"})
+"""Used by the Lambda service on the function's behalf: a scheduled (asynchronous) run that fails is not retried
+and its event and error are sent to the failed-runs queue (the function's on-failure destination)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +42,19 @@ def serverless(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, 
     """Run the project's pinned Serverless Framework (osls); return its stdout, failing the test if it fails."""
     npx = shutil.which("npx")
     assert npx, "npx (Node.js) is required"
-    proc = subprocess.run(
-        [npx, "--no-install", "serverless", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    # osls stages every package in <service>/.serverless/, whatever --package says: two commands at once in one
+    # checkout (pytest -n) would overwrite each other's zips, so they take turns.
+    lock = Path(tempfile.gettempdir()) / f"devops-tasks-sls-{hashlib.sha256(str(cwd).encode()).hexdigest()[:12]}.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            [npx, "--no-install", "serverless", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     assert proc.returncode == 0, f"serverless {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from cli import registry
 from cli.demo import DemoEnv
+from cli.local import cli_option
 
 TITLE = "Resource audit (cost and security hygiene)"
 OWNER = [{"Key": "Owner", "Value": "platform"}]
@@ -235,7 +236,6 @@ def audit_event(env: DemoEnv, regions: list[str]) -> dict[str, Any]:
     event: dict[str, Any] = registry.find("resource-audit").schedule_input() or {}
     return event | {
         "regions": regions,
-        "local_dir": str(env.out / "resource-audit"),
         "suppressions": [
             {"check": "ebs-volume-gp2", "resource": "vol-*", "reason": "gp3 migration planned for Q3",
              "expires": "2099-12-31"},
@@ -252,7 +252,7 @@ def run(env: DemoEnv) -> None:
     def client(service: str, region: str) -> Any:
         return env.client(service, region)
 
-    with moto_audit_shims({env.account: (False, False)}):
+    with moto_audit_shims({env.account: (False, False)}), cli_option("local_dir", str(env.out / "resource-audit")):
         for region in regions:
             seed_region(client, env.account, region, now)
         client("ec2", env.region).enable_ebs_encryption_by_default()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -203,12 +203,17 @@ class Retention(BaseModel):
 
     keep_last: int = Field(default=10, ge=1, le=10_000, description="newest builds kept per project (and branch)")
     min_age_hours: float = Field(
-        default=24, ge=0, description="builds with an object younger than this are never touched (may be uploading)"
+        default=24,
+        ge=0,
+        le=87_600,
+        description="builds with an object younger than this are never touched (may be uploading); at most 10 years",
     )
     action: Literal["archive", "delete"] = Field(
         default="archive", description="archive (move to layout.archive in archive_bucket) or delete older builds"
     )
-    projects: list[str] = Field(default_factory=list, description="only these projects; empty means all")
+    projects: list[Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=list, max_length=1000, description="only these projects; empty means all"
+    )
 
 
 class Marker(BaseModel):

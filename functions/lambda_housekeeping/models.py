@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
@@ -17,7 +18,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_.*?-]{1,140}$"
 the planner (``fnmatchcase``) and in the IAM resource ARNs of serverless.yml. Lambda names hold letters, digits,
 ``-``, ``_`` (and ``.`` in newer functions) only, so no other character can carry a meaning."""
 
-Patterns = list[str]
+Patterns = Annotated[list[Annotated[str, Field(max_length=140)]], Field(max_length=100)]
 
 
 def _patterns(values: list[str], what: str) -> list[str]:
@@ -35,8 +36,9 @@ class FunctionScope(BaseModel):
 
     names: Patterns = Field(default_factory=lambda: ["*"], min_length=1, description="name patterns (* and ?)")
     exclude: Patterns = Field(default_factory=list, description="name patterns never touched")
-    tags: dict[str, list[str]] = Field(
+    tags: dict[str, Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=200)]] = Field(
         default_factory=dict,
+        max_length=50,
         description="tag key -> accepted values ('*': any value); a function must carry every key",
     )
     edge: Patterns = Field(
@@ -69,6 +71,7 @@ class VersionRetention(BaseModel):
     max_age_days: int | None = Field(
         default=None,
         ge=1,
+        le=36_600,
         description="delete older versions even among the newest N; never the newest one, never one in use",
     )
 

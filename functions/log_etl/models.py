@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -50,7 +50,9 @@ class LogEtlInput(TaskSettings):
     """
 
     source_bucket: str | None = Field(default=None, pattern=_BUCKET, description="bucket of backfill/manual runs")
-    keys: list[str] = Field(default_factory=list, max_length=10_000, description="manual run: these objects only")
+    keys: list[Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=list, max_length=10_000, description="manual run: these objects only"
+    )
     prefix: str = Field(default="", description="backfill: keys under this prefix")
     start: date | datetime | None = Field(default=None, description="backfill: last modified at or after (UTC)")
     end: date | datetime | None = Field(default=None, description="backfill: last modified before (UTC)")

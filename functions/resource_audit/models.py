@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import TaskSettings
+from shared.inputs import CLI_ONLY, TaskSettings
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Category = Literal["cost", "security", "reliability"]
@@ -26,18 +26,33 @@ RETIRED = {
 """Check ids that existed once: accepted in skip_checks and suppressions (no effect), refused in checks."""
 
 
+MAX_DAYS = 36_600
+"""A hundred years: every age threshold is below it."""
+Ids = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=200)]
+
+
 class Thresholds(BaseModel):
     """Ages, ports and lengths the checks compare against."""
 
     model_config = ConfigDict(extra="forbid")
 
-    snapshot_max_age_days: int = Field(default=365, ge=1, description="a snapshot older than this is old")
-    volume_snapshot_max_age_days: int = Field(default=7, ge=1, description="an in-use volume needs a newer snapshot")
-    instance_stopped_days: int = Field(default=30, ge=1, description="stopped longer than this: terminate or image")
-    ami_max_age_days: int = Field(default=180, ge=1, description="an AMI older than this, used by no instance")
-    access_key_max_age_days: int = Field(default=90, ge=1)
-    credentials_unused_days: int = Field(default=90, ge=1, description="a password or key unused this long")
-    admin_ports: list[int] = Field(default_factory=lambda: [22, 3389], min_length=1)
+    snapshot_max_age_days: int = Field(default=365, ge=1, le=MAX_DAYS, description="a snapshot older than this is old")
+    volume_snapshot_max_age_days: int = Field(
+        default=7, ge=1, le=MAX_DAYS, description="an in-use volume needs a newer snapshot"
+    )
+    instance_stopped_days: int = Field(
+        default=30, ge=1, le=MAX_DAYS, description="stopped longer than this: terminate or image"
+    )
+    ami_max_age_days: int = Field(
+        default=180, ge=1, le=MAX_DAYS, description="an AMI older than this, used by no instance"
+    )
+    access_key_max_age_days: int = Field(default=90, ge=1, le=MAX_DAYS)
+    credentials_unused_days: int = Field(
+        default=90, ge=1, le=MAX_DAYS, description="a password or key unused this long"
+    )
+    admin_ports: list[Annotated[int, Field(ge=0, le=65535)]] = Field(
+        default_factory=lambda: [22, 3389], min_length=1, max_length=100
+    )
     password_min_length: int = Field(default=14, ge=8, le=128)
 
     @field_validator("admin_ports")
@@ -64,13 +79,17 @@ class ResourceAuditInput(TaskSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
 
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    required_tags: list[str] = Field(default_factory=lambda: ["Owner"], description="empty disables the tag check")
-    tagged_types: list[TaggedType] = Field(
-        default_factory=lambda: list(DEFAULT_TAGGED), description="resource types the tag check reads"
+    required_tags: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=lambda: ["Owner"],
+        max_length=50,
+        description="empty disables the tag check (at most 50, as AWS)",
     )
-    checks: list[str] = Field(default_factory=list, description="run only these check ids (empty: all)")
-    skip_checks: list[str] = Field(default_factory=list, description="check ids not to run")
-    suppressions: list[Suppression] = Field(default_factory=list)
+    tagged_types: list[TaggedType] = Field(
+        default_factory=lambda: list(DEFAULT_TAGGED), max_length=10, description="resource types the tag check reads"
+    )
+    checks: Ids = Field(default_factory=list, description="run only these check ids (empty: all)")
+    skip_checks: Ids = Field(default_factory=list, description="check ids not to run")
+    suppressions: list[Suppression] = Field(default_factory=list, max_length=1000)
     ignore_tag: str = Field(default=IGNORE_TAG, min_length=1, description="tag whose value lists check ids to ignore")
     include_passes: bool = Field(default=True, description="keep PASS findings in the reports")
     compare_with_previous: bool = Field(default=True, description="diff against the previous report (latest key)")
@@ -85,7 +104,12 @@ class ResourceAuditInput(TaskSettings):
     fail_on_check_error: bool = Field(
         default=False, description="also fail the invocation when a check ends in ERROR (it is always reported)"
     )
-    local_dir: str | None = Field(default=None, description="also write the three formats here (local runs)")
+    local_dir: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="also write the three formats here (CLI only: devops-tasks invoke --open; refused in events)",
+        json_schema_extra=CLI_ONLY,
+    )
 
     @model_validator(mode="after")
     def _presign_only_when_asked(self) -> ResourceAuditInput:

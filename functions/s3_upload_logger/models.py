@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
 from shared.inputs import TaskSettings
@@ -10,10 +12,14 @@ from shared.inputs import TaskSettings
 class UploadLoggerSettings(TaskSettings):
     """Which uploads to log. The bucket's notification configuration decides what is sent; this filters again."""
 
-    buckets: list[str] = Field(
-        default_factory=list, description="buckets whose uploads are logged; empty means any bucket that notifies"
+    buckets: list[Annotated[str, Field(max_length=63)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="buckets whose uploads are logged; empty means any bucket that notifies",
     )
-    prefixes: list[str] = Field(default_factory=list, description="key prefixes to log; empty means every key")
+    prefixes: list[Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=list, max_length=100, description="key prefixes to log; empty means every key"
+    )
 
     @field_validator("buckets")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +20,10 @@ SOURCE_SNAPSHOT_TAG = f"{TAG_PREFIX}source-snapshot"
 SOURCE_REGION_TAG = f"{TAG_PREFIX}source-region"
 
 
+TagValues = Annotated[list[Annotated[str, Field(max_length=256)]], Field(min_length=1, max_length=200)]
+"""Tag values of one DescribeVolumes/DescribeInstances filter: EC2 takes at most 200, each at most 256 characters."""
+
+
 class Retention(BaseModel):
     """Which snapshots of a volume to keep. A snapshot kept by any rule is kept."""
 
@@ -31,7 +35,10 @@ class Retention(BaseModel):
     monthly: int = Field(default=12, ge=0, le=240, description="... of each of the newest N months")
     yearly: int = Field(default=0, ge=0, le=100, description="... of each of the newest N years")
     max_age_days: int | None = Field(
-        default=None, ge=1, description="delete anything older, whatever the tiers say (safety rules still win)"
+        default=None,
+        ge=1,
+        le=36_600,
+        description="delete anything older, whatever the tiers say (safety rules still win)",
     )
     timezone: str = Field(default="UTC", description="IANA zone in which days, weeks, months and years begin")
 
@@ -66,9 +73,9 @@ class Policy(BaseModel):
 
     name: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     volume_tag_key: str | None = Field(default="Backup", min_length=1, max_length=128)
-    volume_tag_values: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
+    volume_tag_values: TagValues = Field(default_factory=lambda: ["true"])
     instance_tag_key: str | None = Field(default=None, min_length=1, max_length=128)
-    instance_tag_values: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
+    instance_tag_values: TagValues = Field(default_factory=lambda: ["true"])
     period: Literal["hour", "day", "week"] = Field(default="day", description="at most one snapshot per period")
     retention: Retention = Field(default_factory=Retention)
     dr: DrCopy | None = None

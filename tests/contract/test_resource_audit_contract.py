@@ -12,7 +12,9 @@ pytestmark = pytest.mark.contract
 
 READ_PREFIXES = ("Describe", "Get", "List", "Generate")
 ALLOWED_WRITES = {"s3:PutObject", "sns:Publish", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
-                  "xray:PutTraceSegments", "xray:PutTelemetryRecords"}  # fmt: skip
+                  "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                  "kms:Decrypt",  # with GenerateDataKey, on the alerts topic's key only: publishing to it
+                  "sqs:SendMessage"}  # fmt: skip  # Lambda, to the failed-runs queue only: a failed scheduled run
 
 
 def _function(template: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +33,15 @@ def test_the_role_only_reads_besides_its_report_notification_and_logs(template: 
         for action in acts:
             verb = action.split(":", 1)[1]
             assert verb.startswith(READ_PREFIXES) or action in ALLOWED_WRITES, action
+
+
+def test_its_kms_and_sqs_actions_reach_the_alerts_key_and_the_failed_runs_queue_only(template: dict[str, Any]) -> None:
+    for statement in _statements(template):
+        acts = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(a.startswith("kms:") for a in acts):
+            assert statement["Resource"] == {"Fn::GetAtt": ["AlertsKey", "Arn"]}, statement
+        if "sqs:SendMessage" in acts:
+            assert statement["Resource"] == {"Fn::GetAtt": ["FailedRunsQueue", "Arn"]}, statement
 
 
 def test_report_objects_are_read_and_written_under_its_own_prefix_only(template: dict[str, Any]) -> None:

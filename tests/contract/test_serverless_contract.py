@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.permissions import LAMBDA_RUNTIME, RUNNER
+from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, RUNNER
 
 pytestmark = pytest.mark.contract
 
@@ -62,11 +62,22 @@ def test_every_function_has_its_own_role_and_an_importable_handler(template: dic
     assert len(set(roles)) == len(roles), "each function must have a role of its own"
 
 
+def has_failure_destination(template: dict[str, Any], function_id: str) -> bool:
+    """Whether Lambda sends the function's failed asynchronous invocations somewhere (with the function's role)."""
+    return any(
+        r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and r["Properties"]["FunctionName"] == {"Ref": function_id}
+        and "OnFailure" in r["Properties"].get("DestinationConfig", {})
+        for r in template["Resources"].values()
+    )
+
+
 def test_each_role_grants_exactly_the_declared_actions(template: dict[str, Any]) -> None:
     for logical_id, props in functions_of(template):
         module = task_module(props)
         shared = RUNNER if getattr(module, "USES_RUNNER", True) else frozenset()
-        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME
+        destined = ASYNC_FAILURES if has_failure_destination(template, logical_id) else frozenset()
+        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME | destined
         granted = {a for s in role_statements(template, props) if s["Effect"] == "Allow" for a in actions(s)}
         assert granted == declared, (
             f"{logical_id}: granted but not declared {sorted(granted - declared)}, "
