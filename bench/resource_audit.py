@@ -78,6 +78,7 @@ def minimum(ops: Counter[tuple[str, str]], buckets: int) -> dict[str, int]:
         "iam": 3,
         "cloudtrail": 1,
         "sts": 1,  # the account id
+        "lambda": 3 * len(REGIONS),  # ListFunctions, ListLayers, GetAccountSettings (no function or layer here)
     }
 
 

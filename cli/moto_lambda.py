@@ -9,6 +9,9 @@ alike, and run the real handler unchanged:
   quota of 75 GiB.
 - ``PutProvisionedConcurrencyConfig`` / ``ListProvisionedConcurrencyConfigs``: configurations kept on the
   backend of the account and region (so ``mock_aws`` and ``/moto-api/reset`` clear them like everything else).
+- ``ListFunctionUrlConfigs``: the one URL moto keeps per function (it ignores qualifiers).
+
+:func:`set_code_quota` gives one account and region a smaller quota, for a code storage check to fail.
 
 Nothing deployed to Lambda imports this module.
 """
@@ -24,6 +27,7 @@ from urllib.parse import unquote
 QUOTA_BYTES = 75 * 1024**3
 """Lambda's default "function and layer storage" quota per region (the documented 75 GB)."""
 _STORE = "_devops_tasks_provisioned"
+_QUOTA = "_devops_tasks_code_quota"
 _lock = threading.Lock()
 _taught = False
 
@@ -39,7 +43,7 @@ def _get_account_settings(self: Any) -> tuple[int, dict[str, str], str]:
     used += sum(lv.code_size for layer in self.backend._layers._layers.values() for lv in layer.layer_versions.values())
     body = {
         "AccountLimit": {
-            "TotalCodeSize": QUOTA_BYTES,
+            "TotalCodeSize": self.backend.__dict__.get(_QUOTA, QUOTA_BYTES),
             "CodeSizeUnzipped": 262_144_000,
             "CodeSizeZipped": 52_428_800,
             "ConcurrentExecutions": 1000,
@@ -84,6 +88,19 @@ def _list_provisioned_concurrency_configs(self: Any) -> tuple[int, dict[str, str
     return 200, {}, json.dumps({"ProvisionedConcurrencyConfigs": configs})
 
 
+def _list_function_url_configs(self: Any) -> tuple[int, dict[str, str], str]:
+    function = self.backend.get_function(_function_name(self))
+    configs = [function.url_config.to_dict()] if function.url_config else []
+    return 200, {}, json.dumps({"FunctionUrlConfigs": configs})
+
+
+def set_code_quota(account: str, region: str, quota_bytes: int) -> None:
+    """The code storage quota GetAccountSettings reports for one account and region (in process only)."""
+    from moto.awslambda.models import lambda_backends
+
+    lambda_backends[account][region].__dict__[_QUOTA] = quota_bytes
+
+
 def teach_moto() -> None:
     """Add the missing Lambda calls to moto (idempotent; before the first Lambda request of a moto server)."""
     global _taught  # one process-wide patch of the emulator
@@ -96,8 +113,12 @@ def teach_moto() -> None:
         LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
         LambdaResponse.put_provisioned_concurrency_config = _put_provisioned_concurrency_config  # type: ignore[attr-defined]
         LambdaResponse.list_provisioned_concurrency_configs = _list_provisioned_concurrency_configs  # type: ignore[attr-defined]
+        LambdaResponse.list_function_url_configs = _list_function_url_configs  # type: ignore[attr-defined]
         urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
         urls.url_paths[
             r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/provisioned-concurrency/?$"
         ] = LambdaResponse.dispatch
+        urls.url_paths[r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"] = (
+            LambdaResponse.dispatch
+        )
         _taught = True

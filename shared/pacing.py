@@ -52,6 +52,12 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "lambda:GetLayerVersionPolicy": Rate(per_second=5, burst=2),
     "lambda:DeleteFunction": Rate(per_second=10, burst=5),
     "lambda:DeleteLayerVersion": Rate(per_second=10, burst=5),
+    # The resource audit reads these function by function, one kind after the other (GetPolicy has a bucket of
+    # its own at AWS, 15 per second).
+    "lambda:GetPolicy": Rate(per_second=10, burst=2),
+    "lambda:ListFunctionUrlConfigs": Rate(per_second=10, burst=2),
+    "lambda:ListFunctionEventInvokeConfigs": Rate(per_second=10, burst=2),
+    "lambda:GetFunctionConcurrency": Rate(per_second=10, burst=2),
 }
 """Rates of the mutating calls the tasks make (and of the reads that share a bucket with them), by
 ``service:Operation`` (the IAM action's spelling).

@@ -82,7 +82,10 @@ def aws() -> Iterator[None]:
 def _moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from cli.moto_lambda import teach_moto
+
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    teach_moto()  # the Lambda calls moto lacks, before the server's first Lambda request builds its routes
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

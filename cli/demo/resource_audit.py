@@ -6,8 +6,10 @@ instances) are set on moto's backend objects, as the server runs in this process
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -108,7 +110,51 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
     logs.put_retention_policy(logGroupName=f"/app/{region}/kept", retentionInDays=30)
     logs.create_log_group(logGroupName=f"/app/{region}/forever")
     ids |= {"log_pass": f"/app/{region}/kept", "log_fail": f"/app/{region}/forever"}
-    return ids
+    return ids | seed_lambda(client, region)
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.py", "def handler(event, context):\n    return 'ok'\n")
+    return buf.getvalue()
+
+
+def seed_lambda(client: ClientFactory, region: str) -> dict[str, str]:
+    """A tidy function and a neglected one (public policy and URL, deprecated runtime, failures dropped, reserved
+    concurrency 0), and a layer with a public and a private version."""
+    from cli.moto_lambda import teach_moto
+
+    teach_moto()
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = client("iam", region).create_role(RoleName=f"fn-{region}", AssumeRolePolicyDocument=json.dumps(trust))
+    lam = client("lambda", region)
+    code = {"Role": role["Role"]["Arn"], "Handler": "index.handler", "Code": {"ZipFile": _zip()}}
+    tidy, neglected = f"orders-api-{region}", f"legacy-hook-{region}"
+    lam.create_function(FunctionName=tidy, Runtime="python3.12", **code)
+    lam.create_function(FunctionName=neglected, Runtime="python3.9", **code)
+    lam.add_permission(
+        FunctionName=tidy,
+        StatementId="s3-uploads",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::uploads",
+    )
+    lam.add_permission(FunctionName=neglected, StatementId="anyone", Action="lambda:InvokeFunction", Principal="*")
+    lam.create_function_url_config(FunctionName=tidy, AuthType="AWS_IAM")
+    lam.create_function_url_config(FunctionName=neglected, AuthType="NONE")
+    failures = f"arn:aws:sqs:{region}:{role['Role']['Arn'].split(':')[4]}:failed-orders"
+    lam.put_function_event_invoke_config(FunctionName=tidy, DestinationConfig={"OnFailure": {"Destination": failures}})
+    lam.put_function_concurrency(FunctionName=neglected, ReservedConcurrentExecutions=0)
+    layer = f"shared-lib-{region}"
+    for _ in range(2):
+        lam.publish_layer_version(LayerName=layer, Content={"ZipFile": _zip()})
+    lam.add_layer_version_permission(
+        LayerName=layer, VersionNumber=1, StatementId="everyone", Action="lambda:GetLayerVersion", Principal="*"
+    )
+    return {"lambda_pass": tidy, "lambda_fail": neglected, "layer_pass": f"{layer}:2", "layer_fail": f"{layer}:1"}
 
 
 def _tls_only(bucket: str) -> str:
@@ -190,6 +236,10 @@ def moto_audit_shims(root: dict[str, tuple[bool, bool]] | None = None) -> Iterat
       (``123456789012.127.0.0.1``), which only resolves on AWS; it is taken off again for local hosts.
     """
     from moto.ec2.models.elastic_block_store import EBSBackend
+
+    from cli.moto_lambda import teach_moto
+
+    teach_moto()  # ListFunctionUrlConfigs and GetAccountSettings, which moto does not answer
     from moto.ec2.responses.elastic_block_store import ElasticBlockStore
     from moto.iam.models import IAMBackend
 

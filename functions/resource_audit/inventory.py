@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.resource_audit import inventory_lambda
 from functions.resource_audit.checks.base import Inventory, SourceError, flag
 from functions.resource_audit.checks.s3 import CANCELS, cancels_all, effective
 from shared.aws import Clients, error_code
@@ -130,7 +131,7 @@ def prefix_lists(ec2: Any, groups: list[dict[str, Any]]) -> dict[str, Any]:
     return {pl: [e["Cidr"] for e in entries] if isinstance(entries, list) else entries for pl, entries in read.items()}
 
 
-DERIVED = {"prefix_lists": "security_groups"}
+DERIVED = {"prefix_lists": "security_groups"} | dict.fromkeys(inventory_lambda.PER_FUNCTION, "lambda_functions")
 """Sources read from another source's listing, after it (and not at all when it failed)."""
 
 
@@ -140,6 +141,8 @@ def regional(clients: Clients, account: str, region: str, needs: Iterable[str]) 
     ec2 = clients.client("ec2", region)
     listers = _regional_listers(ec2, clients.client("logs", region))
     listers["prefix_lists"] = lambda: prefix_lists(ec2, inv.data["security_groups"])
+    if any(name.startswith("lambda_") for name in needs):
+        listers |= inventory_lambda.listers(clients.client("lambda", region), inv)
     for name in sorted(needs, key=lambda n: (n in DERIVED, n)):
         if name in DERIVED and DERIVED[name] not in inv.data:
             continue  # its checks are in ERROR for the failed listing it comes from

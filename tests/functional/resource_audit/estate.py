@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 
 from cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
+from cli.moto_lambda import set_code_quota
 from shared.aws import Clients
 from shared.runner import execute
 from tests.faults import CallLog
@@ -46,6 +47,9 @@ def seed(now: datetime = NOW) -> dict[str, dict[str, str]]:
         ids[account] |= seed_account(client, account, REGION, now, hardened=hardened)
         if hardened:
             client("ec2", REGION).enable_ebs_encryption_by_default()
+        else:  # code storage at 90% of a quota this small
+            used = client("lambda", REGION).get_account_settings()["AccountUsage"]["TotalCodeSize"]
+            set_code_quota(account, REGION, int(used / 0.9))
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )

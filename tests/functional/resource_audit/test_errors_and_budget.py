@@ -29,6 +29,9 @@ DENIED_SOURCES = {
     ("iam", "GenerateCredentialReport"): {"credential_report"},
     ("iam", "GetAccountPasswordPolicy"): {"password_policy"},
     ("cloudtrail", "DescribeTrails"): {"trails"},
+    ("lambda", "ListFunctions"): {"lambda_functions"},
+    ("lambda", "ListLayers"): {"lambda_layers"},
+    ("lambda", "GetAccountSettings"): {"lambda_account"},
 }
 # per-bucket reads -> the check whose outcome for that bucket becomes ERROR
 DENIED_BUCKET_READS = {
@@ -115,6 +118,34 @@ def test_a_denied_bucket_read_makes_that_bucket_error_for_its_check(aws: None, o
     assert "ERROR" not in {f["status"] for f in others}
 
 
+# per-function and per-layer-version reads -> the check whose outcome for that function (or version) becomes ERROR
+DENIED_LAMBDA_READS = {
+    "GetPolicy": "lambda-policy-public",
+    "ListFunctionUrlConfigs": "lambda-url-auth-none",
+    "ListFunctionEventInvokeConfigs": "lambda-async-no-failure-destination",
+    "GetFunctionConcurrency": "lambda-reserved-concurrency-zero",
+    "GetLayerVersionPolicy": "lambda-layer-version-public",
+}
+
+
+@pytest.mark.parametrize("operation", sorted(DENIED_LAMBDA_READS))
+def test_a_denied_lambda_read_makes_that_function_error_for_its_check_only(aws: None, operation: str) -> None:
+    from cli.demo.resource_audit import seed_lambda
+
+    _small_estate()
+    with shims():
+        seed_lambda(lambda service, region: boto3.client(service, region_name=region), REGION)
+        audit(PAYLOAD, attach=Deny("lambda", operation))
+    check_id = DENIED_LAMBDA_READS[operation]
+    mine = [f for f in _findings() if f["check_id"] == check_id]
+    assert len(mine) == 2
+    assert {f["status"] for f in mine} == {"ERROR"}
+    assert all("AccessDenied" in f["evidence"] for f in mine)
+    others = [f for f in _findings() if f["check_id"].startswith("lambda-") and f["check_id"] != check_id]
+    assert {f["status"] for f in others} >= {"PASS", "FAIL"}
+    assert "ERROR" not in {f["status"] for f in others}
+
+
 def test_every_check_has_a_tested_error_path() -> None:
     from functions.resource_audit.models import ResourceAuditInput
 
@@ -122,6 +153,7 @@ def test_every_check_has_a_tested_error_path() -> None:
     covered = (
         {c.id for c in CHECKS for sources in DENIED_SOURCES.values() if sources & set(c.sources(params))}
         | set(DENIED_BUCKET_READS.values())
+        | set(DENIED_LAMBDA_READS.values())
         | {"iam-root-mfa", "iam-root-access-keys", "s3-account-public-access-block"}
     )
     assert covered == {c.id for c in CHECKS}

@@ -148,6 +148,17 @@ def _estate() -> FakeAws:
     report = "\n".join([HEADER, root, *users]).encode()
     trail = {"Name": "org", "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org", "IsMultiRegionTrail": True}
     all_on = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+    functions = [
+        {"FunctionName": f"fn-{i:03d}", "FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn-{i:03d}",
+         "Runtime": "python3.12", "PackageType": "Zip"}
+        for i in range(120)
+    ]  # fmt: skip
+    layers = [
+        {"LayerName": f"lib-{i}", "LayerArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:lib-{i}"} for i in range(3)
+    ]
+    layer_versions = [
+        {"Version": v, "LayerVersionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:lib:{v}"} for v in range(1, 61)
+    ]
     paged = {
         ("ec2", "DescribeVolumes"): _ec2("Volumes", volumes),
         ("ec2", "DescribeImages"): _ec2("Images", images, server_max=700),
@@ -157,6 +168,9 @@ def _estate() -> FakeAws:
         ("ec2", "GetManagedPrefixListEntries"): _ec2("Entries", entries, server_max=100),
         ("logs", "DescribeLogGroups"): Paged(log_groups, "logGroups", "limit", "nextToken", "nextToken", 50),
         ("s3", "ListBuckets"): Paged(buckets, "Buckets", "MaxBuckets", "ContinuationToken", "ContinuationToken", 10),
+        ("lambda", "ListFunctions"): Paged(functions, "Functions", "MaxItems", "Marker", "NextMarker", 50),
+        ("lambda", "ListLayers"): Paged(layers, "Layers", "MaxItems", "Marker", "NextMarker", 2),
+        ("lambda", "ListLayerVersions"): Paged(layer_versions, "LayerVersions", "MaxItems", "Marker", "NextMarker", 50),
     }
     own = _ec2("Snapshots", snapshots)
     only_public = _ec2("Snapshots", public)
@@ -180,6 +194,15 @@ def _estate() -> FakeAws:
         ("iam", "GetAccountPasswordPolicy"): _raise("NoSuchEntity"),
         ("cloudtrail", "DescribeTrails"): lambda p: {"trailList": [trail]},
         ("cloudtrail", "GetTrailStatus"): lambda p: {"IsLogging": True},
+        ("lambda", "GetPolicy"): _raise("ResourceNotFoundException"),
+        ("lambda", "ListFunctionUrlConfigs"): lambda p: {"FunctionUrlConfigs": []},
+        ("lambda", "ListFunctionEventInvokeConfigs"): lambda p: {"FunctionEventInvokeConfigs": []},
+        ("lambda", "GetFunctionConcurrency"): lambda p: {},
+        ("lambda", "GetLayerVersionPolicy"): _raise("ResourceNotFoundException"),
+        ("lambda", "GetAccountSettings"): lambda p: {
+            "AccountLimit": {"TotalCodeSize": 80_530_636_800},
+            "AccountUsage": {"TotalCodeSize": 1_000_000},
+        },
     }
     fake = FakeAws(paged, other)
     fake.snapshots = (own, only_public)
@@ -238,6 +261,11 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     }
     assert ids(regional["log_groups"], "logGroupName") == served(("logs", "DescribeLogGroups"), "logGroupName")
     assert [b["Name"] for b in account["buckets"]] == served(("s3", "ListBuckets"), "Name")
+    assert ids(regional["lambda_functions"], "FunctionName") == served(("lambda", "ListFunctions"), "FunctionName")
+    assert set(regional["lambda_policies"]) == set(ids(regional["lambda_functions"], "FunctionName"))
+    assert set(regional["lambda_policies"].values()) == {None}  # no policy (ResourceNotFoundException)
+    assert len(regional["lambda_layers"]) == 3 * 60
+    assert {lv["policy"] for lv in regional["lambda_layers"]} == {None}
     assert len(account["credential_report"]) == 251  # and the root row
     assert account["root"] == {"mfa": True, "keys": False, "source": "credential report"}
 
@@ -253,10 +281,20 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("ec2", "GetManagedPrefixListEntries"): 100,
         ("logs", "DescribeLogGroups"): 50,
         ("s3", "ListBuckets"): 1000,
+        ("lambda", "ListFunctions"): 50,
+        ("lambda", "ListLayers"): 50,
+        ("lambda", "ListLayerVersions"): 50,
     }
     for op, asked in page.items():
         assert fake.asked[op] == {asked}, op  # the page size is asked for, server side
-        assert fake.calls[op] == fake.paged[op].calls(asked), op
+        if op != ("lambda", "ListLayerVersions"):
+            assert fake.calls[op] == fake.paged[op].calls(asked), op
+    assert fake.calls[("lambda", "ListLayerVersions")] == 3 * fake.paged[("lambda", "ListLayerVersions")].calls(50)
+    functions = len(fake.paged[("lambda", "ListFunctions")].items)
+    for op in ("GetPolicy", "ListFunctionUrlConfigs", "ListFunctionEventInvokeConfigs", "GetFunctionConcurrency"):
+        assert fake.calls[("lambda", op)] == functions, op  # one read per function, of each kind
+    assert fake.calls[("lambda", "GetLayerVersionPolicy")] == 3 * 60
+    assert fake.calls[("lambda", "GetAccountSettings")] == 1
     assert fake.snapshots is not None
     own, public = fake.snapshots
     assert fake.calls[("ec2", "DescribeSnapshots")] == own.calls(1000) + public.calls(1000)
@@ -283,7 +321,15 @@ ACTION_OF = {
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
 }
-PREFIX = {"ec2": "ec2", "s3": "s3", "s3control": "s3", "iam": "iam", "logs": "logs", "cloudtrail": "cloudtrail"}
+PREFIX = {
+    "ec2": "ec2",
+    "s3": "s3",
+    "s3control": "s3",
+    "iam": "iam",
+    "logs": "logs",
+    "cloudtrail": "cloudtrail",
+    "lambda": "lambda",
+}
 
 
 def test_every_call_of_the_inventory_is_granted_to_the_role() -> None:
