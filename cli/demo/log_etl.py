@@ -56,6 +56,42 @@ def alb(rng: random.Random, start: datetime, n: int) -> bytes:
     return _with_bad_lines(rng, lines, ["https 2026-13-45T99:00:00Z app/shop/x", 'h2 truncated "GET https://shop.exa'])
 
 
+def nlb(rng: random.Random, start: datetime, n: int) -> bytes:
+    lines = []
+    for at, ip in zip(_times(start, n, timedelta(hours=1)), _ips(rng, n), strict=True):
+        client = f"[{ip}]" if ":" in ip else ip
+        alpn = rng.choice(['h2 h2 "h2","http/1.1"', "- - -", 'http/1.1 http/1.1 "http/1.1"'])
+        lines.append(
+            f"tls 2.0 {at:%Y-%m-%dT%H:%M:%S} net/shop-nlb/c6e77e28c25b2234 g3d4b5e8bb8464cd "
+            f"{client}:{rng.randint(1024, 65535)} 10.0.2.{rng.randint(1, 20)}:443 {rng.randint(1, 90000)} "
+            f"{rng.randint(1, 40)} {rng.randint(100, 9000)} {rng.randint(200, 900000)} - "
+            f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99 - "
+            f"ECDHE-RSA-AES128-GCM-SHA256 tlsv12 - shop.example.com {alpn} "
+            f"{at - timedelta(seconds=rng.randint(1, 90)):%Y-%m-%dT%H:%M:%S}"
+        )
+    return _with_bad_lines(rng, lines, ["tls 2.0 2026-11-27T13:00:00Z net/shop-nlb/x", "tls 9.9 truncated"])
+
+
+def classic_elb(rng: random.Random, start: datetime, n: int) -> bytes:
+    lines = []
+    for at, ip in zip(_times(start, n, timedelta(hours=1)), _ips(rng, n), strict=True):
+        status = rng.choice(STATUSES)
+        client = f"[{ip}]" if ":" in ip else ip
+        head = (
+            f"{at:%Y-%m-%dT%H:%M:%S.%f}Z legacy-lb {client}:{rng.randint(1024, 65535)} 10.0.3.{rng.randint(1, 9)}:80 "
+            f"0.0000{rng.randint(10, 99)} 0.00{rng.randint(100, 999)} 0.0000{rng.randint(10, 99)}"
+        )
+        if rng.random() < 0.1:  # a TCP listener's line
+            lines.append(f'{head} - - {rng.randint(10, 900)} {rng.randint(10, 9000)} "- - - " "-" - -')
+        else:
+            lines.append(
+                f"{head} {status} {status} 0 {rng.randint(200, 90000)} "
+                f'"GET https://legacy.example.com:443/{rng.randint(1, 99)} HTTP/1.1" "curl/8.4.0" '
+                "ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"
+            )
+    return _with_bad_lines(rng, lines, ['2026-11-27T13:00:00Z legacy-lb "unclosed', "2026-11-27 legacy-lb"])
+
+
 def cloudfront(rng: random.Random, start: datetime, n: int) -> bytes:
     from functions.log_etl.formats import CLOUDFRONT_AWS_NAMES
 
@@ -164,6 +200,14 @@ def objects(now: datetime) -> list[tuple[str, bytes]]:
         (
             f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/{ACCOUNT}_CloudTrail_eu-west-1_{stamp}_Ab12Cd34Ef56.json.gz",
             gzip.compress(cloudtrail(rng, start, 2000)),
+        ),
+        (
+            f"{elb}/{ACCOUNT}_elasticloadbalancing_eu-west-1_net.shop-nlb.c6e77e28c25b2234_{stamp}_7f3c1a2b.log.gz",
+            gzip.compress(nlb(rng, start, 1500)),
+        ),
+        (
+            f"{elb}/{ACCOUNT}_elasticloadbalancing_eu-west-1_legacy-lb_{stamp}_10.0.0.1_20sg8hgm.log",
+            classic_elb(rng, start, 1500),
         ),
         (
             f"AWSLogs/{ACCOUNT}/ELBAccessLogTestFile",

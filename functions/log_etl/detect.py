@@ -24,6 +24,20 @@ KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "alb",
     ),
     (
+        # NLB: <acct>_elasticloadbalancing_<region>_net.<lb name>.<lb id>_<YYYYMMDDTHHmmZ>_<random>.log.gz
+        re.compile(rf"(?:^|/){_ACCOUNT}_elasticloadbalancing_{_REGION}_net\.[^/]+\.log(?:\.gz)?$"),
+        "nlb",
+    ),
+    (
+        # Classic: <acct>_elasticloadbalancing_<region>_<lb name>_<end time>_<ip>_<random>.log (not gzipped); a
+        # Classic load balancer's name is letters, digits and hyphens, so it never starts with app. or net.
+        re.compile(
+            rf"(?:^|/){_ACCOUNT}_elasticloadbalancing_{_REGION}_[0-9A-Za-z-]+_\d{{8}}T\d{{4}}Z_[0-9A-Fa-f.:]+_"
+            r"[0-9A-Za-z]+\.log(?:\.gz)?$"
+        ),
+        "classic_elb",
+    ),
+    (
         # <acct>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz
         re.compile(rf"(?:^|/){_ACCOUNT}_vpcflowlogs_{_REGION}_fl-[0-9a-z]+_\d{{8}}T\d{{4}}Z_[0-9a-f]+\.log(?:\.gz)?$"),
         "vpc_flow",

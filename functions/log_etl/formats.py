@@ -33,6 +33,7 @@ class Kind(enum.Enum):
     INT64 = "int64"
     FLOAT64 = "float64"
     ISO_TS = "iso_ts"  # ISO 8601 with zone, e.g. 2018-07-02T22:23:00.186641Z
+    UTC_SECONDS = "utc_seconds"  # YYYY-MM-DDTHH:MM:SS without zone, in UTC (NLB), e.g. 2018-12-20T02:59:40
     HOSTPORT = "hostport"  # ip:port, [ipv6]:port or bare ipv6:port; becomes <name>_ip/<name>_port
     S3_TIME = "s3_time"  # "[06/Feb/2019:00:00:38" half of the S3 time field
     S3_TZ = "s3_tz"  # "+0000]" half of the S3 time field
@@ -51,6 +52,7 @@ _READ_TYPES: dict[Kind, pa.DataType] = {
     Kind.INT64: pa.int64(),
     Kind.FLOAT64: pa.float64(),
     Kind.ISO_TS: TIMESTAMP,
+    Kind.UTC_SECONDS: pa.string(),  # checked and converted exactly in rows.finish, as the line-by-line parser does
     Kind.HOSTPORT: pa.string(),
     Kind.S3_TIME: pa.string(),
     Kind.S3_TZ: pa.string(),
@@ -97,6 +99,18 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class Versioned:
+    """A format whose records name their version in ``field``; ``min_fields``: the fields each version's records have.
+
+    A record of a known version with fewer fields is truncated and rejected; a record of a version not listed is
+    rejected too (the field's ``values``), never read with a guessed layout.
+    """
+
+    field: str
+    min_fields: dict[str, int]
+
+
+@dataclass(frozen=True)
 class LogFormat:
     """A delimited AWS log format.
 
@@ -118,6 +132,7 @@ class LogFormat:
     is_skip_line: Callable[[str], str | None]
     layout_from_header: Callable[[str], Layout | None]
     layout_from_config: Callable[[str], Layout] | None = None
+    versioned: Versioned | None = None
 
 
 def identifier(aws_name: str) -> str:
@@ -401,6 +416,78 @@ CLOUDFRONT = LogFormat(
     layout_from_header=_cloudfront_header,
 )
 
-DELIMITED_FORMATS: dict[str, LogFormat] = {f.name: f for f in (ALB, S3_ACCESS, VPC_FLOW, CLOUDFRONT)}
+# --- Network Load Balancer access logs (TLS listeners only): space-delimited, no quoted fields. ---
+# Version 1.0 records end at domain_name; 2.0 appended the ALPN fields and tls_connection_creation_time. The
+# ALPN preference list is written as "h2","http/1.1": quotes inside one space-free field, kept as written.
+NLB_VERSIONS = {"1.0": 18, "2.0": 22}
+NLB_FIELDS = (
+    Field("type", values=frozenset({"tls"})),
+    Field("version", values=frozenset(NLB_VERSIONS)),
+    Field("time", Kind.UTC_SECONDS),
+    Field("elb"),
+    Field("listener"),
+    Field("client", Kind.HOSTPORT),
+    Field("destination", Kind.HOSTPORT),
+    Field("connection_time", Kind.FLOAT64),  # milliseconds
+    Field("tls_handshake_time", Kind.FLOAT64),  # milliseconds
+    Field("received_bytes", Kind.INT64),
+    Field("sent_bytes", Kind.INT64),
+    Field("incoming_tls_alert", Kind.INT32),
+    Field("chosen_cert_arn"),
+    Field("chosen_cert_serial"),
+    Field("tls_cipher"),
+    Field("tls_protocol_version"),
+    Field("tls_named_group"),
+    Field("domain_name"),
+    Field("alpn_fe_protocol"),
+    Field("alpn_be_protocol"),
+    Field("alpn_client_preference_list"),
+    Field("tls_connection_creation_time", Kind.UTC_SECONDS),
+)
+
+NLB = LogFormat(
+    name="nlb",
+    delimiter=" ",
+    quoted=False,
+    default_layout=Layout(NLB_FIELDS, min_fields=min(NLB_VERSIONS.values())),
+    event_time=EventTime.ISO_COLUMN,
+    event_time_fields=("time",),
+    is_skip_line=_alb_skip,  # ELB writes the same test object for every load balancer type
+    layout_from_header=_no_header,
+    versioned=Versioned("version", NLB_VERSIONS),
+)
+
+# --- Classic Load Balancer access logs: ALB's quoting; TCP/SSL listener lines hold "-" and "- - - ". ---
+CLASSIC_ELB_FIELDS = (
+    Field("timestamp", Kind.ISO_TS),
+    Field("elb"),
+    Field("client", Kind.HOSTPORT),
+    Field("backend", Kind.HOSTPORT),  # "-" when the request could not be dispatched
+    Field("request_processing_time", Kind.FLOAT64),  # -1 when the request could not be dispatched
+    Field("backend_processing_time", Kind.FLOAT64),
+    Field("response_processing_time", Kind.FLOAT64),
+    Field("elb_status_code", Kind.INT32),
+    Field("backend_status_code"),
+    Field("received_bytes", Kind.INT64),
+    Field("sent_bytes", Kind.INT64),
+    Field("request"),
+    Field("user_agent"),
+    Field("ssl_cipher"),
+    Field("ssl_protocol"),
+)
+
+CLASSIC_ELB = LogFormat(
+    name="classic_elb",
+    delimiter=" ",
+    quoted=True,
+    # Records from before 2015 end at "request"; user_agent, ssl_cipher and ssl_protocol were appended then.
+    default_layout=Layout(CLASSIC_ELB_FIELDS, min_fields=12),
+    event_time=EventTime.ISO_COLUMN,
+    event_time_fields=("timestamp",),
+    is_skip_line=_alb_skip,
+    layout_from_header=_no_header,
+)
+
+DELIMITED_FORMATS: dict[str, LogFormat] = {f.name: f for f in (ALB, S3_ACCESS, VPC_FLOW, CLOUDFRONT, NLB, CLASSIC_ELB)}
 CLOUDTRAIL = "cloudtrail"
 FORMAT_NAMES = (*DELIMITED_FORMATS, CLOUDTRAIL)

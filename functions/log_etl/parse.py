@@ -248,6 +248,8 @@ class DelimitedParser:
         blank = [] if table.num_rows + len(invalid.rows) == n_lines else _blank_lines(block.data)
         if table.num_rows + len(invalid.rows) + len(blank) != n_lines:
             raise NeedsLineByLine("row count does not match line count")
+        if self.format.versioned is not None:
+            self._check_versions(table, n_cols)
         table = self._to_tokens(table, layout, len(known), names[len(known) :])
         if _may_hold_long_line(block.data, self.max_line_bytes):
             self._check_line_lengths(table)
@@ -265,6 +267,16 @@ class DelimitedParser:
             slow = self._line_by_line(raw, block.first_line, 0, numbers=physical)
             parsed.merge(slow)
         return parsed
+
+    def _check_versions(self, table: pa.Table, n_cols: int) -> None:
+        """A record whose version has more fields than the block's lines is truncated: rejected line by line."""
+        versioned = self.format.versioned
+        assert versioned is not None
+        if versioned.field not in table.column_names:
+            raise NeedsLineByLine("no version field")
+        for version in pc.unique(table.column(versioned.field)).to_pylist():
+            if versioned.min_fields.get(version, 0) > n_cols:
+                raise NeedsLineByLine(f"records of version {version} with too few fields")
 
     def _check_line_lengths(self, table: pa.Table) -> None:
         # The string fields of a row add up to at most its line length: a cheap bound, checked exactly after.

@@ -16,6 +16,8 @@ EXTRA_TYPE = pa.list_(pa.string())
 _INT = re.compile(r"[+-]?\d{1,19}")
 _HOSTPORT_RE = re.compile(r"\[?(.*?)\]?:(\d{1,9})")
 _CLOCK = re.compile(r"\d{2}:\d{2}:\d{2}")
+_UTC_SECONDS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+_UTC_SECONDS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
 
@@ -126,6 +128,17 @@ def _check(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
     return check
 
 
+def _utc_seconds(value: str) -> str:
+    # Kept as the string the fast reader reads too; finish() converts both paths' columns the same way.
+    if not re.fullmatch(_UTC_SECONDS, value):
+        raise FieldError(f"not a time YYYY-MM-DDTHH:MM:SS: {value[:40]!r}")
+    try:
+        datetime.strptime(value, _UTC_SECONDS_FORMAT)
+    except ValueError:
+        raise FieldError(f"not a time YYYY-MM-DDTHH:MM:SS: {value[:40]!r}") from None
+    return value
+
+
 def _date(value: str) -> str:
     try:
         date.fromisoformat(value)
@@ -140,6 +153,7 @@ CONVERTERS: dict[Kind, Callable[[str], object]] = {
     Kind.INT64: lambda v: _int(v, _INT64_MAX),
     Kind.FLOAT64: _float,
     Kind.ISO_TS: _iso,
+    Kind.UTC_SECONDS: _utc_seconds,
     Kind.HOSTPORT: _check(_HOSTPORT_RE, "host:port"),
     Kind.S3_TIME: _check(re.compile(r"\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}"), "an S3 time"),
     Kind.S3_TZ: _check(re.compile(r"[+-]\d{4}\]"), "an S3 time zone"),
@@ -179,6 +193,11 @@ def convert(tokens: Sequence[str], layout: Layout, fmt: LogFormat) -> tuple[list
         raise FieldError(f"too few fields: {len(tokens)} < {layout.min_fields}{of}")
     if layout.max_fields is not None and len(tokens) > layout.max_fields:
         raise FieldError(f"too many fields: {len(tokens)} > {layout.max_fields}{of}")
+    if fmt.versioned is not None:
+        index = layout.names.index(fmt.versioned.field)
+        need = fmt.versioned.min_fields.get(tokens[index]) if index < len(tokens) else None
+        if need is not None and len(tokens) < need:
+            raise FieldError(f"too few fields for version {tokens[index]}: {len(tokens)} < {need}")
     values: list[object] = []
     for spec, token in zip(fields, tokens, strict=False):
         if spec.values is not None and token not in spec.values:
@@ -232,9 +251,19 @@ def _split_hostport(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.Chunke
     return ip, port
 
 
+def _utc_seconds_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Strings YYYY-MM-DDTHH:MM:SS (UTC) -> timestamps; NeedsLineByLine when a value is not exactly that."""
+    if column.type == TIMESTAMP:
+        return column
+    try:  # Arrow's strptime wants every digit and nothing after the seconds (Python's takes 2020-4-1T8:51:42)
+        return pc.strptime(column, format=_UTC_SECONDS_FORMAT, unit="us").cast(TIMESTAMP)
+    except pa.ArrowInvalid as err:
+        raise NeedsLineByLine(str(err)) from err
+
+
 def _event_time(table: pa.Table, fmt: LogFormat) -> pa.ChunkedArray:
     if fmt.event_time is EventTime.ISO_COLUMN:
-        return table.column(fmt.event_time_fields[0])
+        return _utc_seconds_column(table.column(fmt.event_time_fields[0]))
     if fmt.event_time is EventTime.S3_BRACKETED:
         text = pc.binary_join_element_wise(table.column("time"), table.column("time_offset"), " ")
         return pc.strptime(text, format="[%d/%b/%Y:%H:%M:%S %z]", unit="us")
@@ -274,6 +303,9 @@ def finish(tokens: pa.Table, layout: Layout, fmt: LogFormat) -> pa.Table:
         elif spec.kind is Kind.S3_TIME:
             names.append(spec.name)
             arrays.append(pa.chunked_array([], TIMESTAMP))  # filled below from event_time
+        elif spec.kind is Kind.UTC_SECONDS:
+            names.append(spec.name)
+            arrays.append(_utc_seconds_column(column))
         elif spec.kind is Kind.DATE:
             names.append(spec.name)
             arrays.append(pc.strptime(column, format="%Y-%m-%d", unit="s").cast(pa.date32()))

@@ -32,6 +32,10 @@ KEYS = {
     "abcdEFGH1234.json.gz",
     "cloudfront": "cloudfront/E2K2LNL5N3WR51.2026-11-27-13.a1b2c3d4.gz",
     "s3_access": "s3-access/2026-11-27-13-05-01-5A2B3C4D5E6F7A8B",
+    "nlb": f"AWSLogs/{ACCOUNT}/elasticloadbalancing/eu-west-1/2026/11/27/{ACCOUNT}_elasticloadbalancing_eu-west-1_"
+    "net.my-nlb.1234567890abcdef_20261127T1305Z_7f3c1a2b.log.gz",
+    "classic_elb": f"AWSLogs/{ACCOUNT}/elasticloadbalancing/eu-west-1/2026/11/27/{ACCOUNT}_elasticloadbalancing_"
+    "eu-west-1_my-loadbalancer_20261127T1305Z_10.0.0.1_20sg8hgm.log",
 }
 
 

@@ -84,10 +84,22 @@ def test_alb_objects_land_as_typed_parquet_partitioned_by_event_hour(lake: Lake)
             2,
             lambda r: r["eventName"] in ("AssumeRole", "BatchGetImage") and r["event_time"] == r["eventTime"],
         ),
+        (
+            "nlb",
+            gzip.decompress(fixture("nlb/grafana-loki_lambda-promtail_nlbaccesslog.log.gz")),
+            2,
+            lambda r: r["type"] == "tls" and r["time"] == r["event_time"] and r["destination_port"] == 443,
+        ),
+        (
+            "classic_elb",
+            fixture("classic_elb/awsdocs-elb-classic-guide_2023-06_examples.log"),
+            4,
+            lambda r: r["elb"] == "my-loadbalancer" and r["timestamp"] == r["event_time"],
+        ),
     ],
 )
 def test_every_format_is_loaded_end_to_end(lake: Lake, log_format, data, rows, check) -> None:
-    obj = lake.put(KEYS[log_format], data, gz=log_format != "s3_access")
+    obj = lake.put(KEYS[log_format], data, gz=log_format not in ("s3_access", "classic_elb"))
 
     assert run([obj]) == {"batchItemFailures": []}
 
@@ -96,6 +108,8 @@ def test_every_format_is_loaded_end_to_end(lake: Lake, log_format, data, rows, c
     assert all(check(r) for r in table.to_pylist())
     assert lake.partitions(log_format)
     assert not lake.quarantine()
+    glue = lake.glue.get_table(DatabaseName="devops_tasks_logs", Name=log_format)["Table"]["StorageDescriptor"]
+    assert [c["Name"] for c in glue["Columns"]] == [name.lower() for name in table.schema.names]
 
 
 def test_conservation_and_outputs_are_in_the_run_report(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
