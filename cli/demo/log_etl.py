@@ -92,6 +92,33 @@ def classic_elb(rng: random.Random, start: datetime, n: int) -> bytes:
     return _with_bad_lines(rng, lines, ['2026-11-27T13:00:00Z legacy-lb "unclosed', "2026-11-27 legacy-lb"])
 
 
+def cloudwatch_logs(rng: random.Random, start: datetime, n: int) -> bytes:
+    """A Firehose object without S3 compression: subscription payloads, each gzipped, one after the other."""
+    records = [
+        {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+         "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": int(start.timestamp() * 1000),
+         "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}
+    ]  # fmt: skip
+    times = _times(start, n, timedelta(hours=1))
+    for first in range(0, n, 50):
+        events = [
+            {
+                "id": f"{rng.getrandbits(180):056d}"[:56],
+                "timestamp": int(at.timestamp() * 1000),
+                "message": f"[{rng.choice(['INFO', 'INFO', 'WARN', 'ERROR'])}] order {rng.randint(1, 99999)} done",
+            }
+            for at in times[first : first + 50]
+        ]
+        records.append(
+            {"messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": "/aws/lambda/shop-orders",
+             "logStream": f"{start:%Y/%m/%d}/[$LATEST]{rng.getrandbits(128):032x}",
+             "subscriptionFilters": ["shop-orders-to-firehose"], "logEvents": events}
+        )  # fmt: skip
+    payloads = [json.dumps(r).encode() for r in records]
+    payloads.insert(len(payloads) // 2, payloads[1][:200])  # a truncated payload
+    return b"".join(gzip.compress(p, mtime=0) for p in payloads)
+
+
 def cloudfront(rng: random.Random, start: datetime, n: int) -> bytes:
     from functions.log_etl.formats import CLOUDFRONT_AWS_NAMES
 
@@ -210,6 +237,11 @@ def objects(now: datetime) -> list[tuple[str, bytes]]:
             classic_elb(rng, start, 1500),
         ),
         (
+            f"firehose/app-logs/{start:%Y/%m/%d/%H}/shop-logs-1-{start:%Y-%m-%d-%H-%M-%S}-"
+            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            cloudwatch_logs(rng, start, 2000),
+        ),
+        (
             f"AWSLogs/{ACCOUNT}/ELBAccessLogTestFile",
             b"Enable AccessLog for ELB: my-loadbalancer at 2026-11-27T00:00:00.000Z",
         ),
@@ -244,8 +276,14 @@ def run(env: DemoEnv) -> None:
         f"uploaded {len(uploads)} objects ({raw_mb:.1f} MB of logs) to s3://{SOURCE}; S3 notified the SQS queue"
     )
 
-    previous = {k: os.environ.get(k) for k in ("DEVOPS_TASKS_LAKE_BUCKET", "DEVOPS_TASKS_GLUE_DATABASE")}
-    os.environ |= {"DEVOPS_TASKS_LAKE_BUCKET": LAKE, "DEVOPS_TASKS_GLUE_DATABASE": "devops_tasks_demo_logs"}
+    settings = {
+        "DEVOPS_TASKS_LAKE_BUCKET": LAKE,
+        "DEVOPS_TASKS_GLUE_DATABASE": "devops_tasks_demo_logs",
+        # Firehose keys name no format: the stream's prefix is configured as a source of CloudWatch Logs
+        "DEVOPS_TASKS_SOURCE_FORMATS": json.dumps([{"prefix": "firehose/app-logs/", "format": "cloudwatch_logs"}]),
+    }
+    previous = {k: os.environ.get(k) for k in settings}
+    os.environ |= settings
     totals: Counter[str] = Counter()
     failed = 0
     try:

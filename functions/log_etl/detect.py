@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from functions.log_etl.formats import FORMAT_NAMES
@@ -69,21 +70,27 @@ class Detection:
 
     format: str | None = None
     skip_reason: str | None = None
+    configured: bool = False  # the format is the one configured for the key's prefix
 
 
-def detect_format(key: str, override: str | None = None) -> Detection:
+def detect_format(key: str, override: str | None = None, by_prefix: Sequence[tuple[str, str]] = ()) -> Detection:
     """Name the format of the object at ``key``.
 
     Non-log objects (ELB test file, CloudTrail digests) are skipped even when ``override`` is set; otherwise
-    ``override`` (a name from ``FORMAT_NAMES``) wins over the key layout. Unknown keys give ``Detection()``.
+    ``override`` (a name from ``FORMAT_NAMES``) wins, then the format of the longest of the ``by_prefix``
+    (prefix, format) pairs that ``key`` starts with, then the key layout. Unknown keys give ``Detection()``.
     """
-    if override is not None and override not in FORMAT_NAMES:
-        raise ValueError(f"unknown log format override {override!r}; expected one of {FORMAT_NAMES}")
+    for name in (override, *(f for _, f in by_prefix)):
+        if name is not None and name not in FORMAT_NAMES:
+            raise ValueError(f"unknown log format {name!r}; expected one of {FORMAT_NAMES}")
     for pattern, reason in SKIP_KEY_PATTERNS:
         if pattern.search(key):
             return Detection(skip_reason=reason)
     if override is not None:
         return Detection(format=override)
+    matching = [(prefix, name) for prefix, name in by_prefix if key.startswith(prefix)]
+    if matching:
+        return Detection(format=max(matching, key=lambda m: len(m[0]))[1], configured=True)
     for pattern, name in KEY_PATTERNS:
         if pattern.search(key):
             return Detection(format=name)

@@ -13,7 +13,9 @@ from shared.inputs import TaskSettings
 
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _PREFIX_FIELDS = ("prefix", "lake_prefix", "quarantine_prefix", "manifest_prefix")
-FormatName = Literal["alb", "s3_access", "vpc_flow", "cloudfront", "nlb", "classic_elb", "cloudtrail"]
+FormatName = Literal[
+    "alb", "s3_access", "vpc_flow", "cloudfront", "nlb", "classic_elb", "cloudtrail", "cloudwatch_logs"
+]
 
 
 class CustomFormat(BaseModel):
@@ -41,6 +43,15 @@ class CustomFormat(BaseModel):
         return fmt.layout_from_config(self.log_format)
 
 
+class SourceFormat(BaseModel):
+    """The format of every object under ``prefix``: for sources whose keys do not name one (Firehose deliveries)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prefix: str = Field(min_length=1, max_length=1024, description="source key prefix (e.g. firehose/app-logs/)")
+    format: FormatName
+
+
 class LogEtlInput(TaskSettings):
     """Where logs come from and where the lake is; which objects a backfill or a manual run loads.
 
@@ -64,6 +75,11 @@ class LogEtlInput(TaskSettings):
         default_factory=list,
         max_length=1000,
         description="per source prefix, the log format the source was configured with (objects without a header)",
+    )
+    source_formats: list[SourceFormat] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="per source prefix, the format of its objects, over the key layout (the longest prefix wins)",
     )
     reprocess: bool = Field(default=False, description="load objects again even when their manifest exists")
     max_objects: int = Field(default=10_000, ge=1, le=1_000_000, description="objects loaded per run at most")
@@ -93,6 +109,15 @@ class LogEtlInput(TaskSettings):
             if (entry.format, entry.prefix) in seen:
                 raise ValueError(f"two log formats for {entry.format} under {entry.prefix!r}")
             seen.add((entry.format, entry.prefix))
+        return value
+
+    @field_validator("source_formats")
+    @classmethod
+    def _one_format_per_prefix(cls, value: list[SourceFormat]) -> list[SourceFormat]:
+        prefixes = [entry.prefix for entry in value]
+        repeated = sorted({p for p in prefixes if prefixes.count(p) > 1})
+        if repeated:
+            raise ValueError(f"source_formats names a prefix more than once: {', '.join(repeated)}")
         return value
 
     @field_validator("keys")

@@ -75,6 +75,8 @@ class Policy:
     """What the planner needs of the settings."""
 
     format_override: str | None = None
+    source_formats: tuple[tuple[str, str], ...] = ()
+    """(key prefix, format) pairs: the format of the objects under a prefix, over the key layout."""
     reprocess: bool = False
     lake_bucket: str | None = None
     own_prefixes: tuple[str, ...] = ()
@@ -87,14 +89,19 @@ def decide(obj: SourceObject, policy: Policy, *, loaded: bool) -> Decision:
         return Decision(obj, "skip", "written by this ETL (lake, quarantine or manifest prefix)")
     if obj.size == 0:
         return Decision(obj, "skip", "empty object")
-    detection = detect_format(obj.key, policy.format_override)
+    detection = detect_format(obj.key, policy.format_override, policy.source_formats)
     if detection.skip_reason is not None:
         return Decision(obj, "skip", f"not a log: {detection.skip_reason}")
     if detection.format is None:
         return Decision(obj, "skip", "key layout of no known log format (set format to force one)")
     if loaded and not policy.reprocess:
         return Decision(obj, "skip", "already loaded (manifest exists; set reprocess to load again)", detection.format)
-    reason = "format forced by configuration" if policy.format_override else "format detected from the key layout"
+    if policy.format_override:
+        reason = "format forced by configuration"
+    elif detection.configured:
+        reason = "format configured for the key prefix (source_formats)"
+    else:
+        reason = "format detected from the key layout"
     return Decision(obj, "load", reason, detection.format)
 
 

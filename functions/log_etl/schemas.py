@@ -14,7 +14,15 @@ from functools import cache
 import pyarrow as pa
 
 from functions.log_etl.cloudtrail import SCHEMA as CLOUDTRAIL_SCHEMA
-from functions.log_etl.formats import CLOUDTRAIL, DELIMITED_FORMATS, FORMAT_NAMES, Layout, _vpc_layout
+from functions.log_etl.cloudwatch import SCHEMA as CLOUDWATCH_LOGS_SCHEMA
+from functions.log_etl.formats import (
+    CLOUDTRAIL,
+    CLOUDWATCH_LOGS,
+    DELIMITED_FORMATS,
+    FORMAT_NAMES,
+    Layout,
+    _vpc_layout,
+)
 from functions.log_etl.rows import RowBuffer, finish
 
 # Every VPC flow log field, in the order AWS documents them (versions 2 to 5).
@@ -38,6 +46,8 @@ def lake_schema(name: str) -> pa.Schema:
         raise ValueError(f"unknown log format {name!r}")
     if name == CLOUDTRAIL:
         return CLOUDTRAIL_SCHEMA
+    if name == CLOUDWATCH_LOGS:
+        return CLOUDWATCH_LOGS_SCHEMA
     layout = _lake_layout(name)
     return finish(RowBuffer(layout).to_table(), layout, DELIMITED_FORMATS[name]).schema
 
@@ -72,6 +82,8 @@ HIGH_CARDINALITY = frozenset(
         "eventID",  # cloudtrail
         "requestID",  # cloudtrail
         "sharedEventID",  # cloudtrail
+        "id",  # cloudwatch_logs: the log event id
+        "message",  # cloudwatch_logs
     }
 )
 

@@ -60,6 +60,7 @@ COUNT_KEYS = ("lines_in", "rows_out", "rows_rejected", "lines_skipped")
 def policy_of(params: LogEtlInput) -> Policy:
     return Policy(
         format_override=params.format,
+        source_formats=tuple((entry.prefix, entry.format) for entry in params.source_formats),
         reprocess=params.reprocess,
         lake_bucket=params.lake_bucket,
         own_prefixes=(params.lake_prefix, params.quarantine_prefix, params.manifest_prefix, params.report_prefix),

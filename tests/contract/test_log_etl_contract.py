@@ -46,9 +46,11 @@ def test_the_s3_trigger_reads_valid_settings_from_the_function_environment(templ
     # The S3 trigger has no run input: its settings (the configured log formats among them) are the environment's.
     variables = _res(template, "LogEtlLambdaFunction")["Environment"]["Variables"]
     assert variables["DEVOPS_TASKS_CUSTOM_FORMATS"] == "[]"
+    assert variables["DEVOPS_TASKS_SOURCE_FORMATS"] == "[]"
     plain = {k: v for k, v in variables.items() if k.startswith("DEVOPS_TASKS_") and isinstance(v, str)}
     params = parse_input({}, LogEtlInput, env=plain)
     assert params.custom_formats == []
+    assert params.source_formats == []
 
 
 def test_s3_notifications_reach_the_function_through_a_queue_with_a_dead_letter_queue(

@@ -3,6 +3,7 @@ run report with theirs, configured VPC log formats apply per source prefix, Clou
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from typing import Any
@@ -86,3 +87,33 @@ def test_cloudtrail_json_lines_load_as_records(lake: Lake) -> None:
     assert [r["eventName"] for r in lake.table("cloudtrail").to_pylist()] == ["AssumeRole", "BatchGetImage"]
     manifest = _manifest(lake, KEYS["cloudtrail"])
     assert (manifest["lines_in"], manifest["rows_out"], manifest["lines_skipped"]) == (2, 2, 0)
+
+
+def test_cloudwatch_logs_from_firehose_load_one_row_per_event_under_their_configured_prefix(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "DEVOPS_TASKS_SOURCE_FORMATS", json.dumps([{"prefix": "firehose/app-logs/", "format": "cloudwatch_logs"}])
+    )
+    kinesis = json.loads(fixture("cloudwatch_subscription/powertools-python_kinesisStreamCloudWatchLogsEvent.json"))
+    records = [base64.b64decode(r["kinesis"]["data"]) for r in kinesis["Records"]]  # gzip(JSON), as Firehose gets
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+               "subscriptionFilters": [], "logEvents": []}  # fmt: skip
+    truncated = gzip.decompress(records[0])[:100]
+    body = b"".join([records[0], gzip.compress(json.dumps(control).encode()), gzip.compress(truncated), records[1]])
+    key = KEYS["cloudwatch_logs"]
+    obj = lake.put(key, body)  # Firehose without S3 compression: the records one after the other
+
+    assert handler(sqs_event([obj]), FakeContext()) == {"batchItemFailures": []}
+
+    rows = lake.table("cloudwatch_logs").to_pylist()
+    events = [e for r in records for e in json.loads(gzip.decompress(r))["logEvents"]]
+    assert [(r["id"], r["message"]) for r in rows] == [(e["id"], e["message"]) for e in events]
+    assert {r["log_group"] for r in rows} == {"/aws/lambda/pt-1488-DummyLogDataFunction-gnWXPvL6jJyG"}
+    assert lake.partitions("cloudwatch_logs") == [["2022-11-10", "15"]]
+    (record,) = lake.quarantine()
+    assert (record["line_number"], record["raw"]) == (3, truncated.decode())
+    assert record["reason"].startswith("payload is not valid JSON")
+    manifest = _manifest(lake, key)
+    assert (manifest["lines_in"], manifest["rows_out"], manifest["rows_rejected"]) == (len(events) + 2, len(events), 1)
+    assert manifest["skip_reasons"] == {"CloudWatch Logs CONTROL_MESSAGE (destination check, no log events)": 1}
