@@ -58,6 +58,9 @@ DEFAULT_RATES: Mapping[str, Rate] = {
     "lambda:ListFunctionUrlConfigs": Rate(per_second=10, burst=2),
     "lambda:ListFunctionEventInvokeConfigs": Rate(per_second=10, burst=2),
     "lambda:GetFunctionConcurrency": Rate(per_second=10, burst=2),
+    # Security Hub throttles BatchImportFindings at 10 per second per account and region (burst 30): the resource
+    # audit's export takes half, so other finding providers of the account keep theirs.
+    "securityhub:BatchImportFindings": Rate(per_second=5, burst=5),
 }
 """Rates of the mutating calls the tasks make (and of the reads that share a bucket with them), by
 ``service:Operation`` (the IAM action's spelling).

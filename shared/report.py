@@ -66,12 +66,14 @@ class UnitResult(BaseModel):
         with self._lock:
             self.counts[key] = self.counts.get(key, 0) + n
 
-    def fail(self, operation: str, exc: BaseException | str, resource: str | None = None) -> Failure:
-        """Record a failure of one item (thread-safe)."""
+    def fail(
+        self, operation: str, exc: BaseException | str, resource: str | None = None, *, code: str = "Error"
+    ) -> Failure:
+        """Record a failure of one item (thread-safe); ``code`` is the error code of a failure given as text."""
         from shared.aws import error_code
 
         if isinstance(exc, str):
-            failure = Failure(operation=operation, resource=resource, error_code="Error", message=exc)
+            failure = Failure(operation=operation, resource=resource, error_code=code, message=exc)
         else:
             failure = Failure(operation=operation, resource=resource, error_code=error_code(exc), message=str(exc))
         with self._lock:

@@ -1,5 +1,6 @@
 """The only module that writes: the three renderings to the reports bucket (dated keys and ``latest``) and to a
-local folder, and the read of the previous report that the diff compares with. The audit changes no resource.
+local folder, the optional exports (Security Hub, OCSF lines), and the read of the previous report that the diff
+compares with. The audit changes no resource.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.resource_audit.asff import batches
 from functions.resource_audit.findings import SCHEMA, SCHEMA_VERSION, AuditReport
 from shared.aws import error_code
 from shared.observability import logger
+from shared.report import UnitResult
 
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 LOCAL_LATEST = "resource-audit-latest"
@@ -23,13 +26,15 @@ def report_keys(prefix: str, task: str, started_at: datetime, run_id: str) -> di
     """Object keys of the three formats.
 
     ``dated``: ``<prefix>/<task>/YYYY/MM/DD/<HHMMSS>Z-<run id>.audit.<ext>``;
-    ``latest``: ``<prefix>/<task>/latest.<ext>``.
+    ``latest``: ``<prefix>/<task>/latest.<ext>``;
+    ``ocsf``: ``<prefix>/<task>/YYYY/MM/DD/<HHMMSS>Z-<run id>.ocsf.jsonl``.
     """
     head = f"{prefix}/{task}" if prefix else task
     stamp = f"{head}/{started_at:%Y/%m/%d}/{started_at:%H%M%S}Z-{run_id}.audit"
     return {
         "dated": {ext: f"{stamp}.{ext}" for ext in FORMATS},
         "latest": {ext: f"{head}/latest.{ext}" for ext in FORMATS},
+        "ocsf": {"ocsf.jsonl": f"{stamp.removesuffix('.audit')}.ocsf.jsonl"},
     }
 
 
@@ -115,3 +120,41 @@ def write_local(folder: str, stamp: str, bodies: dict[str, str], *, latest: bool
         if latest:
             (out / f"{LOCAL_LATEST}.{ext}").write_text(body, encoding="utf-8")
     return written
+
+
+OCSF_TYPE = "application/x-ndjson"
+
+
+def write_ocsf(s3: Any, bucket: str, key: str, body: str) -> None:
+    """The run's OCSF Detection Findings, one JSON object a line, at the dated key (never ``latest``)."""
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=OCSF_TYPE)
+    logger.info("ocsf findings written", bucket=bucket, key=key, size=len(body))
+
+
+def import_findings(securityhub: Any, findings: list[dict[str, Any]], result: UnitResult) -> int:
+    """BatchImportFindings in batches of at most 100 (one account's findings, its own client; paced by
+    shared.pacing within Security Hub's 10 per second). A finding Security Hub refuses (FailedFindings) and a batch
+    that fails as a whole are failures of ``result``; the other batches still go. Returns how many findings
+    Security Hub took. A finding here stays under 10 KB (ASFF's text limits), so a batch is far below the 6 MB
+    a call may carry."""
+    imported = 0
+    for batch in batches(findings):
+        try:
+            answer = securityhub.batch_import_findings(Findings=batch)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("security hub batch refused", findings=len(batch), error_code=error_code(exc))
+            result.fail("securityhub:BatchImportFindings", exc, resource=f"{len(batch)} findings from {batch[0]['Id']}")
+            continue
+        imported += int(answer.get("SuccessCount", 0))
+        for failed in answer.get("FailedFindings", []):
+            logger.warning(
+                "security hub refused a finding", finding=failed.get("Id"), error_code=failed.get("ErrorCode")
+            )
+            result.fail(
+                "securityhub:BatchImportFindings",
+                str(failed.get("ErrorMessage") or "refused"),
+                resource=failed.get("Id"),
+                code=str(failed.get("ErrorCode") or "FailedFinding"),
+            )
+        result.count("securityhub_imported", int(answer.get("SuccessCount", 0)))
+    return imported

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import CLI_ONLY, TaskSettings
+from shared.inputs import CLI_ONLY, Region, TaskSettings
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Category = Literal["cost", "security", "reliability"]
@@ -75,6 +75,27 @@ class Suppression(BaseModel):
     expires: date = Field(description="last day (UTC) on which the suppression applies")
 
 
+class SecurityHubExport(BaseModel):
+    """Findings to AWS Security Hub (ASFF, BatchImportFindings): each account imports its own findings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="import FAIL findings and archive resolved ones")
+    region: Region | None = Field(
+        default=None,
+        description="the Security Hub region findings are imported into, in every account (default: the function's "
+        "region; your aggregation region if you use one)",
+    )
+
+
+class OcsfExport(BaseModel):
+    """Findings as OCSF 1.1.0 Detection Findings (JSON Lines) next to the dated reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="write <dated key>.ocsf.jsonl to the report bucket")
+
+
 class ResourceAuditInput(TaskSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
 
@@ -104,6 +125,10 @@ class ResourceAuditInput(TaskSettings):
     fail_on_check_error: bool = Field(
         default=False, description="also fail the invocation when a check ends in ERROR (it is always reported)"
     )
+    security_hub: SecurityHubExport = Field(
+        default_factory=SecurityHubExport, description="optional export of findings to AWS Security Hub (ASFF)"
+    )
+    ocsf: OcsfExport = Field(default_factory=OcsfExport, description="optional export of findings as OCSF lines")
     local_dir: str | None = Field(
         default=None,
         max_length=4096,
@@ -115,6 +140,12 @@ class ResourceAuditInput(TaskSettings):
     def _presign_only_when_asked(self) -> ResourceAuditInput:
         if "presign_seconds" in self.model_fields_set and self.report_link != "presigned":
             raise ValueError("presign_seconds applies only with report_link: presigned (the default is a console link)")
+        return self
+
+    @model_validator(mode="after")
+    def _ocsf_has_a_destination(self) -> ResourceAuditInput:
+        if self.ocsf.enabled and not (self.report_bucket or self.local_dir):
+            raise ValueError("ocsf.enabled writes next to the reports: set report_bucket")
         return self
 
     @model_validator(mode="after")

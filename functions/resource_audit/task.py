@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from functions.resource_audit import execute, inventory
+from functions.resource_audit import asff, execute, inventory, ocsf
 from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceError
 from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
 from functions.resource_audit.html import to_html
@@ -25,7 +25,7 @@ from functions.resource_audit.plan import (
 )
 from functions.resource_audit.prices import SOURCE
 from functions.resource_audit.render import to_csv, to_json
-from shared.aws import BOTO_CONFIG
+from shared.aws import BOTO_CONFIG, Clients
 from shared.observability import count_metrics, logger
 from shared.progress import advance
 from shared.report import UnitResult
@@ -73,12 +73,14 @@ PERMISSIONS = frozenset(
         "s3:GetBucketAcl",
         "s3:GetObject",
         "s3:ListBucket",
+        "securityhub:BatchImportFindings",
     }
 )
 """The IAM actions this task calls (besides shared.permissions): read-only, plus s3:GetObject on its own previous
 report in the reports bucket (also what the presigned link needs) and s3:ListBucket on that bucket, without which
-S3 answers a missing ``latest`` report (the first run) with AccessDenied instead of NoSuchKey. serverless.yml
-grants exactly these."""
+S3 answers a missing ``latest`` report (the first run) with AccessDenied instead of NoSuchKey, and
+securityhub:BatchImportFindings into the account's own default product (the optional Security Hub export).
+serverless.yml grants exactly these."""
 
 STATE_KEY = "resource-audit"
 
@@ -162,6 +164,7 @@ def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunCon
     _record(result, ev, params)
     with ctx.lock:
         ctx.state.setdefault(f"{STATE_KEY}:evaluations", []).append(ev)
+        ctx.state.setdefault(f"{STATE_KEY}:clients", {})[unit.account] = unit.clients
     advance("scopes audited")
     logger.info("region audited", unit=unit.label, findings=len(ev.findings))
 
@@ -240,13 +243,58 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
             ctx.report.links["html report (AWS console, sign-in needed)"] = url
         for ext, key in keys["dated"].items():
             ctx.report.links[ext] = f"s3://{params.report_bucket}/{key}"
+    exports = {"ocsf.jsonl": ocsf.to_jsonl(report)} if params.ocsf.enabled else {}
+    if exports and s3 is not None and params.report_bucket:
+        execute.write_ocsf(s3, params.report_bucket, keys["ocsf"]["ocsf.jsonl"], exports["ocsf.jsonl"])
+        ctx.report.links["ocsf"] = f"s3://{params.report_bucket}/{keys['ocsf']['ocsf.jsonl']}"
     if params.local_dir:
         stamp = f"{_stamp(ctx.now)}-{ctx.report.run_id[:8]}"
         for ext, path in execute.write_local(params.local_dir, stamp, bodies, latest=move_latest).items():
             ctx.report.links[f"local {ext}"] = path
+        for ext, path in execute.write_local(params.local_dir, stamp, exports, latest=False).items():
+            ctx.report.links[f"local {ext}"] = path
     ctx.report.notes.extend(headline(report))
+    if params.security_hub.enabled:
+        export_security_hub(params, ctx, report)
     count_metrics({"findings_new": len(report.diff.new), "findings_resolved": len(report.diff.resolved)})
     logger.info("audit report built", **report.summary.model_dump(), new=len(report.diff.new))
+
+
+def _unit_result(ctx: RunContext, account: str, region: str) -> UnitResult:
+    """The run report's unit of (account, region), added when the run had none there."""
+    for unit in ctx.report.units:
+        if unit.account == account and unit.region == region:
+            return unit
+    result = UnitResult(account=account, region=region)
+    ctx.report.units.append(result)
+    return result
+
+
+def export_security_hub(params: ResourceAuditInput, ctx: RunContext, report: AuditReport) -> None:
+    """FAIL findings imported (ACTIVE) and resolved ones archived, each account into its own Security Hub with its
+    own credentials (the default product takes only the caller's findings); a dry run only counts them. A refused
+    batch or finding is a failure of that account's unit: the run fails at the end, the other accounts go on."""
+    region = params.security_hub.region or ctx.clients.default_region
+    clients: dict[str, Clients] = ctx.state.get(f"{STATE_KEY}:clients", {})
+    for account, findings in sorted(asff.by_account(asff.planned(report, region)).items()):
+        result = _unit_result(ctx, account, region)
+        archived = sum(f["RecordState"] == "ARCHIVED" for f in findings)
+        if params.dry_run:
+            result.count("securityhub_planned", len(findings))
+            ctx.report.notes.append(
+                f"Security Hub (dry run, nothing sent): {account} would get {len(findings) - archived} active and "
+                f"{archived} archived findings in {region}"
+            )
+            continue
+        reach = clients.get(account)
+        if reach is None:
+            result.fail("securityhub:BatchImportFindings", "no credentials for the account", resource=account)
+            continue
+        done = execute.import_findings(reach.client("securityhub", region), findings, result)
+        ctx.report.notes.append(
+            f"Security Hub: {account} took {done} of {len(findings)} findings in {region} ({archived} archived)"
+        )
+        logger.info("security hub export", account=account, region=region, sent=len(findings), imported=done)
 
 
 def _stamp(at: datetime) -> str:

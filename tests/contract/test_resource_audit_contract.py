@@ -14,7 +14,8 @@ READ_PREFIXES = ("Describe", "Get", "List", "Generate")
 ALLOWED_WRITES = {"s3:PutObject", "sns:Publish", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
                   "xray:PutTraceSegments", "xray:PutTelemetryRecords",
                   "kms:Decrypt",  # with GenerateDataKey, on the alerts topic's key only: publishing to it
-                  "sqs:SendMessage"}  # fmt: skip  # Lambda, to the failed-runs queue only: a failed scheduled run
+                  "sqs:SendMessage",  # Lambda, to the failed-runs queue only: a failed scheduled run
+                  "securityhub:BatchImportFindings"}  # fmt: skip  # the optional export, into its own product only
 
 
 def _function(template: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +55,20 @@ def test_it_may_list_only_its_reports_bucket(template: dict[str, Any]) -> None:
     """s3:ListBucket makes a missing latest report NoSuchKey (first run) rather than AccessDenied."""
     listing = [s for s in _statements(template) if s["Action"] == "s3:ListBucket"]
     assert [s["Resource"] for s in listing] == [{"Fn::Sub": "${ReportsBucket.Arn}"}]
+
+
+def test_security_hub_imports_go_to_the_accounts_own_default_product_only(template: dict[str, Any]) -> None:
+    """BatchImportFindings under the default product takes only the caller's own findings: the grant names that
+    product (any region: the export's region is an input) and nothing else may import."""
+    [statement] = [s for s in _statements(template) if "securityhub:BatchImportFindings" in str(s["Action"])]
+    assert statement["Action"] == "securityhub:BatchImportFindings"
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"
+    }
+    others = [
+        a for s in _statements(template) for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert [a for a in others if a.startswith("securityhub:")] == ["securityhub:BatchImportFindings"]
 
 
 def test_trail_status_is_readable_for_organization_trails(template: dict[str, Any]) -> None:
