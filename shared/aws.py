@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 import botocore.loaders
@@ -26,6 +27,8 @@ from botocore.exceptions import NoCredentialsError
 
 from shared import PROJECT, __version__
 from shared.pacing import Pacer, Rate, default_pacer
+
+T = TypeVar("T")
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 8},
@@ -100,6 +103,17 @@ class Clients:
         self._session_name = PROJECT
         self._pacer = pacer
         self._rates: dict[str, Rate] = {}
+        self._once: dict[str, Any] = {}
+        self._once_lock = threading.Lock()
+
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """``make()`` the first time ``key`` is asked of these clients (a run's), the same value after: a listing
+        made once per run however many times the run resolves its units. A failure is not kept."""
+        with self._once_lock:
+            if key not in self._once:
+                self._once[key] = make()
+            found: T = self._once[key]
+            return found
 
     def name_sessions(self, run_id: str) -> None:
         """Name the sessions of roles assumed from now on after the run (see :func:`role_session_name`)."""

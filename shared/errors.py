@@ -16,8 +16,18 @@ def english(item: Any, *, with_location: bool = True) -> str:
     message = str(item["msg"])
     for prefix in _PREFIXES:
         message = message.removeprefix(prefix)
-    loc = ".".join(str(part) for part in item["loc"])
+    loc = ".".join(_path(item["loc"]))
     return f"{loc}: {message}" if loc and with_location else message
+
+
+def _path(loc: tuple[Any, ...]) -> list[str]:
+    """The field path of an error's location, without the tag pydantic adds for a branch of a tagged union: the
+    list branch's tag is empty, and the others are named after their one field (``accounts.organization``)."""
+    parts: list[str] = []
+    for part in map(str, loc):
+        if part and (not parts or parts[-1] != part):
+            parts.append(part)
+    return parts
 
 
 class DevopsTasksError(Exception):

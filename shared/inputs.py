@@ -20,7 +20,17 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shared.errors import InputError
 from shared.pacing import RateLimits
@@ -63,6 +73,16 @@ def check_role(value: str) -> str:
         return check_role_arn(value)
     if ROLE_NAME_RE.fullmatch(value) is None:
         raise ValueError(f"{value!r} is not an IAM role name (1-64 of A-Z a-z 0-9 _+=,.@-) nor a role ARN")
+    return value
+
+
+def check_role_name(value: str) -> str:
+    """An IAM role name (no ARN: the same name is assumed in every account), else ValueError."""
+    if ROLE_NAME_RE.fullmatch(value) is None:
+        raise ValueError(
+            f"{value!r} is not an IAM role name (1-64 of A-Z a-z 0-9 _+=,.@-): name the role, which every "
+            "account of the organization has under that name, not an ARN of one account"
+        )
     return value
 
 
@@ -145,6 +165,56 @@ MAX_ACCOUNTS = 1000
 """Accounts per run: each is at least one unit on a 15-minute Lambda; a larger estate is split into policies."""
 
 
+OU_ID_RE = r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$"
+"""Organizations' patterns of an organizational unit id (``ou-...``) and a root id (``r-...``)."""
+MAX_OUS = 100
+"""OUs named per run (their nested OUs are found by discovery and count for nothing here)."""
+DEFAULT_MEMBER_ROLE = "devops-tasks-member"
+"""The member role's name in deploy/member-role.yml and the stage parameter ``crossAccountRoleName``."""
+
+
+class OrganizationSpec(BaseModel):
+    """The accounts of the AWS Organizations organization of these credentials (the management account or a
+    delegated administrator), discovered at the start of each run: ACTIVE accounts only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    include_ous: list[Annotated[str, Field(max_length=68, pattern=OU_ID_RE)]] = Field(
+        default_factory=list,
+        max_length=MAX_OUS,
+        description="OUs (ou-...) or the root (r-...) whose accounts are worked in, nested OUs included; "
+        "empty: every account of the organization",
+    )
+    exclude_accounts: list[Annotated[str, Field(max_length=12, pattern=r"^\d{12}$")]] = Field(
+        default_factory=list, max_length=MAX_ACCOUNTS, description="accounts never worked in, even when discovered"
+    )
+    role: Annotated[str, AfterValidator(check_role_name)] = Field(
+        default=DEFAULT_MEMBER_ROLE,
+        description="the member role's name, the same in every account (deploy/member-role.yml)",
+    )
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")
+
+
+class OrganizationAccounts(BaseModel):
+    """``accounts: {"organization": {...}}``: the accounts come from AWS Organizations, not from a list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization: OrganizationSpec
+
+
+def _accounts_shape(value: Any) -> str:
+    return "organization" if isinstance(value, Mapping | OrganizationAccounts) else ""
+
+
+Accounts = Annotated[
+    Annotated[list[AccountConfig], Field(max_length=MAX_ACCOUNTS), Tag("")]
+    | Annotated[OrganizationAccounts, Tag("organization")],
+    Discriminator(_accounts_shape),
+]
+"""A list of accounts, or ``{"organization": {...}}``; an error names the field of the shape given, not both."""
+
+
 class TaskSettings(BaseModel):
     """What every task's input has in common. Task models subclass it."""
 
@@ -156,10 +226,10 @@ class TaskSettings(BaseModel):
         max_length=MAX_REGIONS,
         description="regions to work in; empty means the function's own region, ['all'] every enabled one",
     )
-    accounts: list[AccountConfig] = Field(
+    accounts: Accounts = Field(
         default_factory=list,
-        max_length=MAX_ACCOUNTS,
-        description="other accounts (each at most once); empty means the current account only",
+        description="other accounts (at most 1,000, each at most once), or {'organization': {...}} for the "
+        "organization's accounts; empty means the current account only",
     )
     report_bucket: BucketName | None = Field(default=None, description="where the run report goes; null: not written")
     report_prefix: str = Field(default="reports", max_length=512)
@@ -193,7 +263,9 @@ class TaskSettings(BaseModel):
 
     @field_validator("accounts")
     @classmethod
-    def _each_account_once(cls, value: list[AccountConfig]) -> list[AccountConfig]:
+    def _each_account_once(cls, value: list[AccountConfig] | OrganizationAccounts) -> Any:
+        if isinstance(value, OrganizationAccounts):
+            return value
         ids = [a.account_id for a in value]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
@@ -205,7 +277,7 @@ class TaskSettings(BaseModel):
         if not self.regions or self.regions == ["all"]:
             return self
         partition = partition_of(self.regions[0])
-        for acct in self.accounts:
+        for acct in self.accounts if isinstance(self.accounts, list) else []:
             if acct.role.startswith("arn:") and arn_partition(acct.role) != partition:
                 raise ValueError(
                     f"accounts: role {acct.role} is in partition {arn_partition(acct.role)}, the regions "

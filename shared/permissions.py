@@ -25,3 +25,13 @@ LAMBDA_RUNTIME = frozenset(
 ASYNC_FAILURES = frozenset({"sqs:SendMessage"})
 """Used by the Lambda service on the function's behalf: a scheduled (asynchronous) run that fails is not retried
 and its event and error are sent to the failed-runs queue (the function's on-failure destination)."""
+
+ORGANIZATIONS = frozenset(
+    {"organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren"}
+)
+"""Used by shared.units for ``accounts: {"organization": ...}`` (shared.organizations), by the functions of the tasks
+that work in member accounts (those whose task.py declares ``MEMBER_PERMISSIONS``)."""
+
+MEMBER_RUNNER = frozenset({"ec2:DescribeRegions"})
+"""Called by shared.units in each member account, through the member role (``regions: ["all"]``). The member role
+(deploy/member-role.yml) grants these and each task's ``MEMBER_PERMISSIONS``."""

@@ -14,8 +14,9 @@ import botocore
 from shared.aws import Clients, enabled_regions, role_arn_for
 from shared.clock import TimeBudget
 from shared.errors import InputError
-from shared.inputs import TaskSettings
+from shared.inputs import OrganizationAccounts, OrganizationSpec, TaskSettings
 from shared.observability import logger
+from shared.organizations import KNOWN_STATES, discover
 from shared.partitions import partition_of
 from shared.report import UnitResult
 
@@ -39,15 +40,19 @@ class Unit:
 def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], list[UnitResult]]:
     """The units of a run, and a failed result for each account that could not be reached.
 
-    Accounts come from ``settings.accounts`` (AssumeRole) or are the current one; regions from
-    ``settings.regions``, ``['all']`` meaning every enabled region of each account.
+    Accounts come from ``settings.accounts`` (AssumeRole), from the organization (:func:`organization_targets`)
+    or are the current one; regions from ``settings.regions``, ``['all']`` meaning every enabled region of each
+    account.
     """
     # STS goes to the configured region, or else to the first region asked for (e.g. the CLI's --region).
     sts_region = settings.regions[0] if settings.regions and settings.regions != ["all"] else None
     _check_partition(settings, base)
     targets: list[tuple[str, Callable[[], Clients]]] = []
-    if settings.accounts:
-        partition = partition_of(base.session.region_name or sts_region or "") or "aws"
+    unreachable: list[UnitResult] = []
+    partition = partition_of(base.session.region_name or sts_region or "") or "aws"
+    if isinstance(settings.accounts, OrganizationAccounts):
+        targets, unreachable = organization_targets(settings.accounts.organization, base, sts_region, partition)
+    elif settings.accounts:
         for acct in settings.accounts:
             arn = role_arn_for(acct.account_id, acct.role, partition)
             targets.append(
@@ -60,7 +65,6 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
         targets.append(("", lambda: base))
 
     units: list[Unit] = []
-    unreachable: list[UnitResult] = []
     for account, connect in targets:
         try:
             clients = connect()
@@ -81,6 +85,58 @@ def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], li
             else:
                 units.append(Unit(account, region, clients))
     return units, unreachable
+
+
+def organization_targets(
+    spec: OrganizationSpec, base: Clients, sts_region: str | None, partition: str
+) -> tuple[list[tuple[str, Callable[[], Clients]]], list[UnitResult]]:
+    """The organization's ACTIVE accounts (listed once per run, see :func:`shared.organizations.discover`), each
+    reached through ``spec.role``; and a failed result if discovery failed, or per account of unknown state.
+
+    The account of the function's own credentials (the management account, or the delegated administrator),
+    when discovery lists it, is worked in with those credentials: the function's role already holds the task's
+    permissions there, and a StackSet does not deploy the member role to the management account.
+    """
+    try:
+        found = base.once(
+            "organization:" + spec.model_dump_json(include={"include_ous", "exclude_accounts"}),
+            lambda: discover(spec, base.client("organizations", sts_region)),
+        )
+        own = base.account_id(sts_region)
+    except Exception as exc:  # noqa: BLE001 - the run's failure: no unit is known, and the run fails at the end
+        logger.exception("organization accounts not listed")
+        failed = UnitResult(account="*", region="*", complete=False)
+        failed.fail("discover-accounts", exc, resource="organization")
+        return [], [failed]
+    logger.info(
+        "organization accounts discovered",
+        accounts=len(found.accounts),
+        excluded=found.excluded,
+        unknown_state=[m.account_id for m in found.unknown],
+    )
+    unknown = []
+    for member in found.unknown:
+        result = UnitResult(account=member.account_id, region="*", complete=False)
+        result.fail(
+            "account-state",
+            f"Organizations lists account {member.account_id} with state {member.state!r}, not one of "
+            f"{sorted(KNOWN_STATES)}: not worked in",
+            resource=member.account_id,
+        )
+        unknown.append(result)
+    targets: list[tuple[str, Callable[[], Clients]]] = []
+    for member in found.accounts:
+        if member.account_id == own:
+            targets.append((own, lambda: base))
+            continue
+        arn = role_arn_for(member.account_id, spec.role, partition)
+        targets.append(
+            (
+                member.account_id,
+                lambda arn=arn: base.assume(arn, external_id=spec.external_id, region=sts_region),  # type: ignore[misc]
+            )
+        )
+    return targets, unknown
 
 
 def _check_partition(settings: TaskSettings, base: Clients) -> None:

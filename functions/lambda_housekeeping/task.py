@@ -42,6 +42,9 @@ PERMISSIONS = frozenset(
 )
 """The IAM actions this task calls (besides shared.permissions); serverless.yml grants exactly these."""
 
+MEMBER_PERMISSIONS = PERMISSIONS
+"""What the member role grants this task in each account of the organization (deploy/member-role.yml): all of it."""
+
 
 def _split(decisions: list[Decision]) -> tuple[list[Decision], list[Decision]]:
     return [d for d in decisions if d.action == "delete"], [d for d in decisions if d.action != "delete"]

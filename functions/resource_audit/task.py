@@ -82,6 +82,10 @@ S3 answers a missing ``latest`` report (the first run) with AccessDenied instead
 securityhub:BatchImportFindings into the account's own default product (the optional Security Hub export).
 serverless.yml grants exactly these."""
 
+MEMBER_PERMISSIONS = PERMISSIONS - {"s3:GetObject", "s3:ListBucket"}
+"""What the member role grants this task in each account of the organization (deploy/member-role.yml): the reads,
+not those of its own previous report (in the reports bucket, read with the function's own role)."""
+
 STATE_KEY = "resource-audit"
 
 

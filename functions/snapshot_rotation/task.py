@@ -38,6 +38,9 @@ PERMISSIONS = frozenset(
 )
 """The IAM actions this task calls (besides shared.permissions); serverless.yml grants exactly these."""
 
+MEMBER_PERMISSIONS = PERMISSIONS
+"""What the member role grants this task in each account of the organization (deploy/member-role.yml): all of it."""
+
 
 @dataclass
 class CopySlots:

@@ -14,7 +14,7 @@ from cli.registry import _CfnLoader
 from functions.lambda_housekeeping.execute import RefusedCall, layer_deleter, version_deleter
 from functions.lambda_housekeeping.plan import Decision
 from functions.lambda_housekeeping.task import PERMISSIONS
-from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, RUNNER
+from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, ORGANIZATIONS, RUNNER
 from tests.contract.test_serverless_contract import actions, role_statements
 
 pytestmark = pytest.mark.contract
@@ -58,7 +58,8 @@ def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_role_grants_exactly_the_declared_actions(statements: list[dict[str, Any]]) -> None:
     granted = {a for s in statements if s["Effect"] == "Allow" for a in actions(s)}
-    assert granted == set(PERMISSIONS) | RUNNER | LAMBDA_RUNTIME | ASYNC_FAILURES  # a scheduled task
+    # a scheduled task, working in the organization's accounts
+    assert granted == set(PERMISSIONS) | RUNNER | LAMBDA_RUNTIME | ASYNC_FAILURES | ORGANIZATIONS
 
 
 def test_delete_function_is_allowed_only_with_a_qualifier(statements: list[dict[str, Any]]) -> None:

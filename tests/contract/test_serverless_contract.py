@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, RUNNER
+from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, ORGANIZATIONS, RUNNER
 
 pytestmark = pytest.mark.contract
 
@@ -77,7 +77,8 @@ def test_each_role_grants_exactly_the_declared_actions(template: dict[str, Any])
         module = task_module(props)
         shared = RUNNER if getattr(module, "USES_RUNNER", True) else frozenset()
         destined = ASYNC_FAILURES if has_failure_destination(template, logical_id) else frozenset()
-        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME | destined
+        organization = ORGANIZATIONS if getattr(module, "MEMBER_PERMISSIONS", None) else frozenset()
+        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME | destined | organization
         granted = {a for s in role_statements(template, props) if s["Effect"] == "Allow" for a in actions(s)}
         assert granted == declared, (
             f"{logical_id}: granted but not declared {sorted(granted - declared)}, "

@@ -67,8 +67,10 @@ def unbounded(model: type[BaseModel], where: str = "") -> Iterator[str]:
 
 
 def _check(path: str, annotation: Any, info: FieldInfo | None) -> Iterator[str]:
-    metadata = _metadata(info, annotation)
-    for alt in _alternatives(annotation):
+    outer = _metadata(info, annotation)
+    for annotated in _alternatives(annotation):
+        # a union's alternatives carry their own bounds (e.g. accounts: a list of at most 1,000, or an organization)
+        metadata, alt = outer + _metadata(None, annotated), _bare(annotated)
         origin = get_origin(alt)
         if isinstance(alt, type) and issubclass(alt, BaseModel):
             yield from unbounded(alt, f"{path}.")
