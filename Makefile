@@ -17,7 +17,7 @@ STAGE ?= dev
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 export NODE_NO_WARNINGS := 1
 
-.PHONY: help venv node chromium demo test lint format types unit functional contract integration package schema validate bench clean
+.PHONY: help venv node chromium demo test lint format types unit functional contract integration package schema member-role validate bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,12 +73,15 @@ integration: $(STAMP) $(NODE_STAMP) chromium ## Handlers against moto server ove
 
 package: $(STAMP) $(NODE_STAMP) ## serverless package, then cfn-lint the generated template
 	npx serverless package --stage $(STAGE) --region us-east-1
-	$(VENV)/bin/cfn-lint -- .serverless/cloudformation-template-update-stack.json
+	$(VENV)/bin/cfn-lint -- .serverless/cloudformation-template-update-stack.json deploy/member-role.yml
 
 test: lint types unit functional contract integration package ## Every check (what CI runs)
 
 schema: $(STAMP) ## Write the JSON Schemas of the configuration file and the task inputs to config/schema/
 	$(VENV)/bin/devops-tasks schema --write config/schema
+
+member-role: $(STAMP) ## Write deploy/member-role.yml (the member role for a StackSet) from the tasks' permissions
+	$(VENV)/bin/devops-tasks member-role --write deploy/member-role.yml
 
 validate: $(STAMP) ## Check config/*.yml and the project's default policies with the handlers' models
 	$(VENV)/bin/devops-tasks validate

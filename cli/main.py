@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     sch.add_argument("task", nargs="?", help="task name; without it, the schema of the configuration file")
     sch.add_argument("--write", type=Path, metavar="DIR", help="write every schema file there (make schema)")
 
+    member = sub.add_parser(
+        "member-role", help="the member role's CloudFormation template (deploy/member-role.yml), from the code"
+    )
+    member.add_argument("--write", type=Path, metavar="FILE", help="write it there (make member-role)")
+
     demo = sub.add_parser("demo", help="every task against an embedded AWS (moto server on 127.0.0.1)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="where reports go (default out/)")
     demo.add_argument("--only", action="append", help="run only these demo parts (repeatable)")
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_validate(args.files, console)
     if args.command == "schema":
         return cmd_schema(args.task, args.write, console)
+    if args.command == "member-role":
+        return cmd_member_role(args.write, console)
     from cli.demo import run_demo
 
     return run_demo(args.out, console, only=args.only)
@@ -127,6 +134,16 @@ def cmd_schema(task: str | None, write: Path | None, console: Console) -> int:
         console.print(f"[red]{info.task_name} is not run on a schedule: it has no policy input[/red]")
         return 2
     print(schema.render(schema.input_schema(info)), end="")
+    return 0
+
+
+def cmd_member_role(write: Path | None, console: Console) -> int:
+    from cli import member_role
+
+    if write is None:
+        print(member_role.render(member_role.template()), end="")
+        return 0
+    console.print(f"wrote {member_role.write(write)}", markup=False, highlight=False)
     return 0
 
 
