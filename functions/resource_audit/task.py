@@ -83,8 +83,9 @@ securityhub:BatchImportFindings into the account's own default product (the opti
 serverless.yml grants exactly these."""
 
 MEMBER_PERMISSIONS = PERMISSIONS - {"s3:GetObject", "s3:ListBucket"}
-"""What the member role grants this task in each account of the organization (deploy/member-role.yml): the reads,
-not those of its own previous report (in the reports bucket, read with the function's own role)."""
+"""What the member role grants this task in each account of the organization (deploy/member-role.yml): its reads
+and the Security Hub import of the account's own findings, not the reads of its own previous report (in the
+reports bucket, read with the function's own role)."""
 
 STATE_KEY = "resource-audit"
 
