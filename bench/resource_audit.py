@@ -67,13 +67,14 @@ def seed(instances: int, volumes: int, groups: int, buckets: int, users: int) ->
 def minimum(ops: Counter[tuple[str, str]], buckets: int) -> dict[str, int]:
     """Pages of the listings (moto serves one page each), per-bucket reads, and the 3 IAM calls."""
     ec2_listings = 9  # volumes, snapshots, public snapshots, images, instances, addresses, SGs, ENIs, EBS default
-    # tags, policy, versioning, lifecycle; location (moto: no BucketRegion); public access block and ACL (no
-    # GetBucketPolicyStatus: the bench's buckets have no policy)
-    per_bucket = 4 + 1 + 2
+    # policy, versioning, lifecycle; location (moto: no BucketRegion); public access block and ACL (no
+    # GetBucketPolicyStatus: the bench's buckets have no policy); tags from the Tagging API, 100 buckets a page
+    per_bucket = 3 + 1 + 2
     return {
         "ec2": ec2_listings * len(REGIONS),
         "logs": len(REGIONS),
         "s3 (reads)": 1 + per_bucket * buckets,
+        "resourcegroupstaggingapi": max(1, math.ceil(buckets / 100)),
         "s3control": 1,
         "iam": 3,
         "cloudtrail": 1,

@@ -1,6 +1,7 @@
 """Read-only inventory: one paginated listing per resource type per region, IAM through the credential report,
 per-bucket S3 reads in parallel (the public-access reads skipped when the account's Block Public Access settles
-them). A listing that fails is recorded as that source's error; the checks that need it report ERROR.
+them; tags from the Resource Groups Tagging API, one listing per region). A listing that fails is recorded as that
+source's error; the checks that need it report ERROR.
 """
 
 from __future__ import annotations
@@ -251,15 +252,43 @@ def _bucket_reads(
     }
 
 
+TAGGING_PAGE = 100
+"""GetResources' largest page (ResourcesPerPage)."""
+
+
+def bucket_tags(clients: Clients, region: str, names: set[str]) -> dict[str, dict[str, str]]:
+    """The tags of the region's buckets ``names`` from one paginated Resource Groups Tagging API listing
+    (GetResources, type ``s3``): it answers for every tagged bucket of the region at once, where GetBucketTagging
+    takes a call per bucket. A bucket it does not return has no tags (the API lists tagged resources only)."""
+    client = clients.client("resourcegroupstaggingapi", region)
+    found: dict[str, dict[str, str]] = {}
+    pages = client.get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["s3"], PaginationConfig={"PageSize": TAGGING_PAGE}
+    )
+    for page in pages:
+        for item in page.get("ResourceTagMappingList", []):
+            name = str(item["ResourceARN"]).rsplit(":", 1)[-1]
+            if name in names:  # only this region's buckets, as AWS answers (moto answers with every region's)
+                found[name] = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+    return {name: found.get(name, {}) for name in names}
+
+
 def _buckets(
     clients: Clients, home_region: str, fields: set[str], max_workers: int, account_block: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
     home = clients.client("s3", home_region)
     listed = _pages(home, "list_buckets", "Buckets", PaginationConfig={"PageSize": PAGE})
+    if not listed or not fields:
+        return [{"Name": b["Name"], "Region": b.get("BucketRegion")} for b in listed]
 
-    def read(raw: dict[str, Any]) -> dict[str, Any]:
+    def tags_of(region: str, names: list[str]) -> dict[str, dict[str, str]] | SourceError:
+        tags = _catch(lambda: bucket_tags(clients, region, set(names)))
+        if isinstance(tags, SourceError):
+            logger.warning("tagging api failed; tags read per bucket", region=region, error_code=tags.code)
+        return tags  # type: ignore[no-any-return]
+
+    def read(raw: dict[str, Any], region: str | SourceError) -> dict[str, Any]:
         bucket: dict[str, Any] = {"Name": raw["Name"], "CreationDate": raw.get("CreationDate")}
-        region = _catch(lambda: _bucket_region(home, raw))
         if isinstance(region, SourceError):
             bucket["Region"] = None
             bucket.update(dict.fromkeys(fields, region))
@@ -267,13 +296,20 @@ def _buckets(
         bucket["Region"] = region
         reads = _bucket_reads(clients.client("s3", region), raw["Name"], account_block, bucket)
         for f in sorted(fields, key=lambda f: (f == "public", f)):
-            bucket[f] = _catch(reads[f])
+            known = tags.get(region) if f == "tags" else None
+            bucket[f] = known[raw["Name"]] if isinstance(known, dict) else _catch(reads[f])
         return bucket
 
-    if not listed or not fields:
-        return [{"Name": b["Name"], "Region": b.get("BucketRegion")} for b in listed]
     with ThreadPoolExecutor(max_workers=min(max_workers, len(listed)), thread_name_prefix="bucket") as pool:
-        return list(pool.map(read, listed))
+        regions = list(pool.map(lambda raw: _catch(lambda: _bucket_region(home, raw)), listed))
+        by_region: dict[str, list[str]] = {}
+        for raw, region in zip(listed, regions, strict=True):
+            if isinstance(region, str):
+                by_region.setdefault(region, []).append(raw["Name"])
+        tags: dict[str, dict[str, dict[str, str]] | SourceError] = {}
+        if "tags" in fields:
+            tags = dict(zip(by_region, pool.map(tags_of, by_region, by_region.values()), strict=True))
+        return list(pool.map(read, listed, regions))
 
 
 def credential_report(iam: Any, sleep: Callable[[float], None]) -> list[dict[str, str]]:

@@ -74,6 +74,7 @@ PERMISSIONS = frozenset(
         "s3:GetObject",
         "s3:ListBucket",
         "securityhub:BatchImportFindings",
+        "tag:GetResources",
     }
 )
 """The IAM actions this task calls (besides shared.permissions): read-only, plus s3:GetObject on its own previous

@@ -138,7 +138,8 @@ def ec2_tags(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     severity="low",
     scope="account",
     needs=("buckets",),
-    looks_at="GetBucketTagging per bucket (read once, also for suppression tags) against required_tags",
+    looks_at="Resource Groups Tagging API GetResources (type s3, one paginated listing per region; GetBucketTagging "
+    "per bucket where it fails), read once, also for suppression tags, against required_tags",
     remediation="Add the missing tags to the bucket (put-bucket-tagging replaces the whole tag set).",
 )
 def s3_tags(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:

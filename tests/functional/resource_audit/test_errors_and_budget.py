@@ -38,7 +38,7 @@ DENIED_BUCKET_READS = {
     "GetBucketPolicy": "s3-bucket-secure-transport",
     "GetBucketVersioning": "s3-bucket-versioning",
     "GetBucketLifecycleConfiguration": "s3-bucket-lifecycle",
-    "GetBucketTagging": "tags-required-s3",
+    "GetBucketTagging": "tags-required-s3",  # with the Tagging API denied too: it is read per bucket then
     "GetBucketAcl": "s3-bucket-public",  # (GetBucketPolicyStatus is not read: these buckets have no policy)
 }
 
@@ -104,11 +104,26 @@ def test_a_denied_listing_makes_its_checks_error_and_the_others_still_run(
     )
 
 
+class DenyAll:
+    """Every one of several denials at once."""
+
+    def __init__(self, *denials: Deny) -> None:
+        self.denials = denials
+
+    def attach(self, target: Any) -> None:
+        for denial in self.denials:
+            denial.attach(target)
+
+
+TAGGING = Deny("resourcegroupstaggingapi", "GetResources")
+
+
 @pytest.mark.parametrize("operation", sorted(DENIED_BUCKET_READS))
 def test_a_denied_bucket_read_makes_that_bucket_error_for_its_check(aws: None, operation: str) -> None:
     _small_estate()
+    denied = DenyAll(Deny("s3", operation), TAGGING) if operation == "GetBucketTagging" else Deny("s3", operation)
     with shims():
-        audit(PAYLOAD, attach=Deny("s3", operation))
+        audit(PAYLOAD, attach=denied)
     check_id = DENIED_BUCKET_READS[operation]
     mine = [f for f in _findings() if f["check_id"] == check_id]
     assert {f["resource"] for f in mine} == {BUCKET, "data"}
@@ -204,11 +219,12 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
     }
     n = len(buckets)
     reads = log.operations("s3")
-    # moto's ListBuckets carries no BucketRegion, so one GetBucketLocation per bucket here (none on AWS)
+    # moto's ListBuckets carries no BucketRegion, so one GetBucketLocation per bucket here (none on AWS); tags
+    # come from one Tagging API listing (one page of up to 100 buckets), not a GetBucketTagging per bucket
+    assert log.operations("resourcegroupstaggingapi") == {"GetResources": 1}
     assert reads == {
         "ListBuckets": 1,
         "GetBucketLocation": n,
-        "GetBucketTagging": n,
         "GetBucketPolicy": n,  # and no GetBucketPolicyStatus: these buckets have no policy
         "GetBucketVersioning": n,
         "GetBucketLifecycleConfiguration": n,

@@ -138,6 +138,11 @@ def _estate() -> FakeAws:
     enis = [{"NetworkInterfaceId": f"eni-{i:05d}", "Groups": [{"GroupId": f"sg-{i:05d}"}]} for i in range(1300)]
     log_groups = [{"logGroupName": f"/app/{i}", "retentionInDays": 7} for i in range(120)]
     buckets = [{"Name": f"bucket-{i:03d}", "BucketRegion": REGION} for i in range(25)]
+    tagged = [  # every other bucket is tagged; a bucket of another account's listing is not one of ours
+        {"ResourceARN": f"arn:aws:s3:::{b['Name']}", "Tags": [{"Key": "Owner", "Value": f"team-{i}"}]}
+        for i, b in enumerate(buckets)
+        if i % 2 == 0
+    ] + [{"ResourceARN": "arn:aws:s3:::not-listed", "Tags": [{"Key": "Owner", "Value": "x"}]}]
     users = [
         f"user-{i:03d},arn:aws:iam::{ACCOUNT}:user/user-{i:03d},2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
         "false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
@@ -168,6 +173,9 @@ def _estate() -> FakeAws:
         ("ec2", "GetManagedPrefixListEntries"): _ec2("Entries", entries, server_max=100),
         ("logs", "DescribeLogGroups"): Paged(log_groups, "logGroups", "limit", "nextToken", "nextToken", 50),
         ("s3", "ListBuckets"): Paged(buckets, "Buckets", "MaxBuckets", "ContinuationToken", "ContinuationToken", 10),
+        ("resourcegroupstaggingapi", "GetResources"): Paged(
+            tagged, "ResourceTagMappingList", "ResourcesPerPage", "PaginationToken", "PaginationToken", 5
+        ),
         ("lambda", "ListFunctions"): Paged(functions, "Functions", "MaxItems", "Marker", "NextMarker", 50),
         ("lambda", "ListLayers"): Paged(layers, "Layers", "MaxItems", "Marker", "NextMarker", 2),
         ("lambda", "ListLayerVersions"): Paged(layer_versions, "LayerVersions", "MaxItems", "Marker", "NextMarker", 50),
@@ -261,6 +269,8 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     }
     assert ids(regional["log_groups"], "logGroupName") == served(("logs", "DescribeLogGroups"), "logGroupName")
     assert [b["Name"] for b in account["buckets"]] == served(("s3", "ListBuckets"), "Name")
+    tags = {b["Name"]: b["tags"] for b in account["buckets"]}
+    assert tags == {f"bucket-{i:03d}": ({"Owner": f"team-{i}"} if i % 2 == 0 else {}) for i in range(25)}
     assert ids(regional["lambda_functions"], "FunctionName") == served(("lambda", "ListFunctions"), "FunctionName")
     assert set(regional["lambda_policies"]) == set(ids(regional["lambda_functions"], "FunctionName"))
     assert set(regional["lambda_policies"].values()) == {None}  # no policy (ResourceNotFoundException)
@@ -281,6 +291,7 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("ec2", "GetManagedPrefixListEntries"): 100,
         ("logs", "DescribeLogGroups"): 50,
         ("s3", "ListBuckets"): 1000,
+        ("resourcegroupstaggingapi", "GetResources"): 100,
         ("lambda", "ListFunctions"): 50,
         ("lambda", "ListLayers"): 50,
         ("lambda", "ListLayerVersions"): 50,
@@ -299,14 +310,16 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
     own, public = fake.snapshots
     assert fake.calls[("ec2", "DescribeSnapshots")] == own.calls(1000) + public.calls(1000)
     n = len(fake.paged[("s3", "ListBuckets")].items)
-    # account-level Block Public Access is fully on: no per-bucket public-access reads at all
-    for op in ("GetBucketTagging", "GetBucketPolicy", "GetBucketVersioning", "GetBucketLifecycleConfiguration"):
+    # account-level Block Public Access is fully on: no per-bucket public-access reads at all; tags come from the
+    # Tagging API's pages (one listing for the region), none from GetBucketTagging
+    for op in ("GetBucketPolicy", "GetBucketVersioning", "GetBucketLifecycleConfiguration"):
         assert fake.calls[("s3", op)] == n, op
     assert not {op for (svc, op) in fake.calls if svc == "s3"} & {
         "GetPublicAccessBlock",
         "GetBucketPolicyStatus",
         "GetBucketAcl",
         "GetBucketLocation",
+        "GetBucketTagging",
     }
     iam = {op: n for (svc, op), n in fake.calls.items() if svc == "iam"}
     assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1}
@@ -329,6 +342,7 @@ PREFIX = {
     "logs": "logs",
     "cloudtrail": "cloudtrail",
     "lambda": "lambda",
+    "resourcegroupstaggingapi": "tag",
 }
 
 
