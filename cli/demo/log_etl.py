@@ -119,6 +119,46 @@ def cloudwatch_logs(rng: random.Random, start: datetime, n: int) -> bytes:
     return b"".join(gzip.compress(p, mtime=0) for p in payloads)
 
 
+def waf(rng: random.Random, start: datetime, n: int) -> bytes:
+    lines = []
+    acl = f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional/webacl/shop-acl/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+    for at, ip in zip(_times(start, n, timedelta(hours=1)), _ips(rng, n), strict=True):
+        blocked = rng.random() < 0.15
+        group: dict[str, object] = {"ruleGroupId": "AWS#AWSManagedRulesSQLiRuleSet", "nonTerminatingMatchingRules": [],
+                 "terminatingRule": {"ruleId": "SQLi_QUERYARGUMENTS", "action": "BLOCK"} if blocked else None,
+                 "excludedRules": None}  # fmt: skip
+        record = {
+            "timestamp": int(at.timestamp() * 1000),
+            "formatVersion": 1,
+            "webaclId": acl,
+            "terminatingRuleId": "AWS-AWSManagedRulesSQLiRuleSet" if blocked else "Default_Action",
+            "terminatingRuleType": "MANAGED_RULE_GROUP" if blocked else "REGULAR",
+            "action": "BLOCK" if blocked else "ALLOW",
+            "terminatingRuleMatchDetails": [],
+            "httpSourceName": "ALB",
+            "httpSourceId": f"{ACCOUNT}-app/shop/50dc6c495c0c9188",
+            "ruleGroupList": [group],
+            "rateBasedRuleList": [],
+            "nonTerminatingMatchingRules": [],
+            "httpRequest": {
+                "clientIp": ip,
+                "country": rng.choice(["DE", "FR", "US", "BR"]),
+                "headers": [
+                    {"name": "Host", "value": "shop.example.com"},
+                    {"name": "User-Agent", "value": "Mozilla/5.0 (X11; Linux x86_64)"},
+                ],
+                "uri": f"/p/{rng.randint(1, 500)}",
+                "args": "id=1 OR 1=1" if blocked else "",
+                "httpVersion": "HTTP/2.0",
+                "httpMethod": "GET",
+                "requestId": f"1-{rng.getrandbits(64):016x}",
+            },
+            "labels": [{"name": "awswaf:managed:aws:sql-database:SQLi_QueryArguments"}] if blocked else [],
+        }
+        lines.append(json.dumps(record, separators=(",", ":")))
+    return _with_bad_lines(rng, lines, ['{"timestamp":"yesterday","action":"ALLOW"}', '{"timestamp":17000,"act'])
+
+
 def cloudfront(rng: random.Random, start: datetime, n: int) -> bytes:
     from functions.log_etl.formats import CLOUDFRONT_AWS_NAMES
 
@@ -235,6 +275,11 @@ def objects(now: datetime) -> list[tuple[str, bytes]]:
         (
             f"{elb}/{ACCOUNT}_elasticloadbalancing_eu-west-1_legacy-lb_{stamp}_10.0.0.1_20sg8hgm.log",
             classic_elb(rng, start, 1500),
+        ),
+        (
+            f"AWSLogs/{ACCOUNT}/WAFLogs/eu-west-1/shop-acl/{start:%Y/%m/%d/%H/%M}/{ACCOUNT}_waflogs_eu-west-1_shop-acl_"
+            f"{stamp}_0a1b2c3d.log.gz",
+            gzip.compress(waf(rng, start, 1500)),
         ),
         (
             f"firehose/app-logs/{start:%Y/%m/%d/%H}/shop-logs-1-{start:%Y-%m-%d-%H-%M-%S}-"

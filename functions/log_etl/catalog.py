@@ -44,6 +44,9 @@ def glue_type(arrow_type: pa.DataType) -> str:
         return "date"
     if pa.types.is_list(arrow_type):
         return f"array<{glue_type(arrow_type.value_type)}>"
+    if pa.types.is_struct(arrow_type):
+        fields = ",".join(f"{f.name.lower()}:{glue_type(f.type)}" for f in arrow_type)
+        return f"struct<{fields}>"
     raise ValueError(f"no Glue type for {arrow_type}")
 
 

@@ -39,6 +39,20 @@ KEY_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "classic_elb",
     ),
     (
+        # WAF to S3: AWSLogs/<acct>/WAFLogs/<region>/<web ACL>/YYYY/MM/dd/HH/mm/
+        # <acct>_waflogs_<region>_<web ACL>_<YYYYMMDDTHHmmZ>_<hash>.log.gz (region "cloudfront" for CloudFront ACLs)
+        re.compile(
+            rf"(?:^|/){_ACCOUNT}_waflogs_(?:{_REGION}|cloudfront)_[^/]+_\d{{8}}T\d{{4}}Z_[0-9a-f]+\.log(?:\.gz)?$"
+        ),
+        "waf",
+    ),
+    (
+        # WAF through Firehose, whose stream name must start with aws-waf-logs-:
+        # <prefix>YYYY/MM/dd/HH/aws-waf-logs-<name>-<version>-YYYY-MM-dd-HH-MM-SS-<uuid>[.gz]
+        re.compile(r"(?:^|/)aws-waf-logs-[^/]*-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}(?:\.gz)?$"),
+        "waf",
+    ),
+    (
         # <acct>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz
         re.compile(rf"(?:^|/){_ACCOUNT}_vpcflowlogs_{_REGION}_fl-[0-9a-z]+_\d{{8}}T\d{{4}}Z_[0-9a-f]+\.log(?:\.gz)?$"),
         "vpc_flow",

@@ -491,4 +491,5 @@ CLASSIC_ELB = LogFormat(
 DELIMITED_FORMATS: dict[str, LogFormat] = {f.name: f for f in (ALB, S3_ACCESS, VPC_FLOW, CLOUDFRONT, NLB, CLASSIC_ELB)}
 CLOUDTRAIL = "cloudtrail"
 CLOUDWATCH_LOGS = "cloudwatch_logs"  # subscription payloads delivered by Firehose (functions/log_etl/cloudwatch.py)
-FORMAT_NAMES = (*DELIMITED_FORMATS, CLOUDTRAIL, CLOUDWATCH_LOGS)
+WAF = "waf"  # AWS WAF web ACL traffic logs, JSON lines (functions/log_etl/waf.py)
+FORMAT_NAMES = (*DELIMITED_FORMATS, CLOUDTRAIL, CLOUDWATCH_LOGS, WAF)

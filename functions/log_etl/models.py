@@ -14,7 +14,7 @@ from shared.inputs import TaskSettings
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _PREFIX_FIELDS = ("prefix", "lake_prefix", "quarantine_prefix", "manifest_prefix")
 FormatName = Literal[
-    "alb", "s3_access", "vpc_flow", "cloudfront", "nlb", "classic_elb", "cloudtrail", "cloudwatch_logs"
+    "alb", "s3_access", "vpc_flow", "cloudfront", "nlb", "classic_elb", "cloudtrail", "cloudwatch_logs", "waf"
 ]
 
 

@@ -30,9 +30,18 @@ import pyarrow.csv as pacsv
 
 from functions.log_etl.cloudtrail import CloudTrailParser
 from functions.log_etl.cloudwatch import CloudWatchLogsParser
-from functions.log_etl.formats import CLOUDTRAIL, CLOUDWATCH_LOGS, DELIMITED_FORMATS, EXTRA_FIELDS, Layout, LogFormat
+from functions.log_etl.formats import (
+    CLOUDTRAIL,
+    CLOUDWATCH_LOGS,
+    DELIMITED_FORMATS,
+    EXTRA_FIELDS,
+    WAF,
+    Layout,
+    LogFormat,
+)
 from functions.log_etl.rows import EXTRA_TYPE, FieldError, NeedsLineByLine, RowBuffer, finish, parse_line, tokenize
 from functions.log_etl.stream import Counts, ParsedBlock, Prefetch, Readable, Rejected, open_decompressed
+from functions.log_etl.waf import WafParser
 
 DEFAULT_BLOCK_SIZE = 4 << 20
 DEFAULT_MAX_LINE_BYTES = 256 << 10
@@ -458,7 +467,7 @@ def _physical_rows(rows: list[int], blank: set[int]) -> list[int]:
 
 def open_parser(
     fileobj: Readable, log_format: str, *, layout: Layout | None = None
-) -> DelimitedParser | CloudTrailParser | CloudWatchLogsParser:
+) -> DelimitedParser | CloudTrailParser | CloudWatchLogsParser | WafParser:
     """The parser for ``log_format`` (a name from ``formats.FORMAT_NAMES``) over one object's bytes.
 
     ``layout``: the fields the source was configured with (a VPC flow log's format), for objects without a header.
@@ -471,4 +480,8 @@ def open_parser(
         if layout is not None:
             raise ValueError("cloudwatch_logs payloads name their fields: no layout to configure")
         return CloudWatchLogsParser(fileobj)
+    if log_format == WAF:
+        if layout is not None:
+            raise ValueError("waf records name their fields: no layout to configure")
+        return WafParser(fileobj)
     return DelimitedParser(fileobj, log_format, layout=layout)

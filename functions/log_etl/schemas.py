@@ -20,10 +20,12 @@ from functions.log_etl.formats import (
     CLOUDWATCH_LOGS,
     DELIMITED_FORMATS,
     FORMAT_NAMES,
+    WAF,
     Layout,
     _vpc_layout,
 )
 from functions.log_etl.rows import RowBuffer, finish
+from functions.log_etl.waf import SCHEMA as WAF_SCHEMA
 
 # Every VPC flow log field, in the order AWS documents them (versions 2 to 5).
 VPC_ALL_NAMES = (
@@ -48,6 +50,8 @@ def lake_schema(name: str) -> pa.Schema:
         return CLOUDTRAIL_SCHEMA
     if name == CLOUDWATCH_LOGS:
         return CLOUDWATCH_LOGS_SCHEMA
+    if name == WAF:
+        return WAF_SCHEMA
     layout = _lake_layout(name)
     return finish(RowBuffer(layout).to_table(), layout, DELIMITED_FORMATS[name]).schema
 

@@ -36,6 +36,8 @@ KEYS = {
     "net.my-nlb.1234567890abcdef_20261127T1305Z_7f3c1a2b.log.gz",
     "classic_elb": f"AWSLogs/{ACCOUNT}/elasticloadbalancing/eu-west-1/2026/11/27/{ACCOUNT}_elasticloadbalancing_"
     "eu-west-1_my-loadbalancer_20261127T1305Z_10.0.0.1_20sg8hgm.log",
+    "waf": f"AWSLogs/{ACCOUNT}/WAFLogs/eu-west-1/shop-acl/2026/11/27/13/05/{ACCOUNT}_waflogs_eu-west-1_shop-acl_"
+    "20261127T1305Z_0a1b2c3d.log.gz",
     # Firehose's key layout: <prefix>YYYY/MM/dd/HH/<stream>-<version>-YYYY-MM-dd-HH-MM-SS-<uuid>
     "cloudwatch_logs": "firehose/app-logs/2026/11/27/13/app-logs-1-2026-11-27-13-05-01-"
     "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",

@@ -13,7 +13,7 @@ import pytest
 from functions.log_etl.catalog import Catalog
 from functions.log_etl.handler import handler
 from shared.errors import RunFailed
-from tests.functional.log_etl.conftest import KEYS, LAKE, SOURCE, Lake, fixture, sqs_event
+from tests.functional.log_etl.conftest import FIXTURES, KEYS, LAKE, SOURCE, Lake, fixture, sqs_event
 from tests.helpers import FakeContext, load_event
 
 ALB_DOC = fixture("alb/awsdocs-elb-alb-guide_2023-06_examples.joined.log")
@@ -89,6 +89,14 @@ def test_alb_objects_land_as_typed_parquet_partitioned_by_event_hour(lake: Lake)
             gzip.decompress(fixture("nlb/grafana-loki_lambda-promtail_nlbaccesslog.log.gz")),
             2,
             lambda r: r["type"] == "tls" and r["time"] == r["event_time"] and r["destination_port"] == 443,
+        ),
+        (
+            "waf",
+            (FIXTURES.parent / "waf" / "web-acl-traffic-examples.jsonl").read_bytes(),
+            2,
+            lambda r: (
+                r["httpRequest"]["headers"][0]["name"] in ("Host", "dogname") and r["timestamp"] == r["event_time"]
+            ),
         ),
         (
             "classic_elb",
