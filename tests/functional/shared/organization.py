@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from shared.aws import new_session
 from tests.helpers import REGION
 
 MANAGEMENT = "123456789012"
@@ -68,7 +69,7 @@ def member_session(account: str, region: str = REGION) -> boto3.Session:
     creds = boto3.client("sts", region_name=region).assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="seed"
     )["Credentials"]
-    return boto3.Session(
+    return new_session(  # botocore's models loaded once for every session, as the functions do
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
