@@ -146,10 +146,27 @@ def _sns(clients: Clients, topic_arn: str) -> Any:
     return clients.client("sns", topic_arn.split(":")[3])
 
 
+_invocation_runs: dict[str, int] = {}
+_invocation_lock = threading.Lock()
+
+
+def run_id_for(request_id: str) -> str:
+    """Lambda's request id for the first run of an invocation, ``<request id>-<n>`` for its n-th (an SQS batch
+    of several markers runs one task per marker): every run has its own id, hence its own report key, even when
+    two start in the same second. A warm container remembers only its latest request."""
+    with _invocation_lock:
+        n = _invocation_runs.get(request_id, 0) + 1
+        _invocation_runs.clear()
+        _invocation_runs[request_id] = n
+    return request_id if n == 1 else f"{request_id}-{n}"
+
+
 def start_run(context: Any) -> str:
-    """The run's id: Lambda's request id (a new id outside Lambda). It goes on every log line that follows (as
-    ``run_id`` and as the correlation id), in the report, the SNS summary and the metrics' metadata."""
-    run_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    """The run's id: Lambda's request id (see :func:`run_id_for`; a new id outside Lambda). It goes on every log
+    line that follows (as ``run_id`` and as the correlation id), in the report, the SNS summary and the metrics'
+    metadata."""
+    request_id = str(getattr(context, "aws_request_id", "") or "")
+    run_id = run_id_for(request_id) if request_id else str(uuid.uuid4())
     logger.remove_keys(["policy", "schedule_execution_id"])
     logger.append_keys(run_id=run_id)
     logger.set_correlation_id(run_id)

@@ -10,6 +10,7 @@ from urllib.parse import quote_plus, unquote_plus
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from freezegun import freeze_time
 
 from functions.artefact_mover.handler import handler
 from functions.artefact_mover.task import TASK
@@ -405,3 +406,29 @@ def test_an_eventbridge_object_created_event_for_a_marker_moves_its_build(
     assert run["status"] == "succeeded"
     assert estate.keys("art-bkt") == set()
     assert len(estate.keys("rel-bkt", "releases/web/1.4.0/")) == len(files) + 1  # and the manifest
+
+
+def test_markers_of_one_batch_in_the_same_second_each_keep_their_own_report(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One invocation runs a task per marker: each run has its own id, so neither report overwrites the other."""
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("DEVOPS_TASKS_REPORT_BUCKET", "reports-bkt")
+    for name in ("art-bkt", "rel-bkt", "reports-bkt"):
+        estate.bucket(name)
+    estate.build("art-bkt", "builds/web/1/")
+    estate.build("art-bkt", "builds/web/2/")
+    event = _sqs_event(estate, "art-bkt", ["builds/web/1/_BUILD_COMPLETE", "builds/web/2/_BUILD_COMPLETE"])
+    context = FakeContext()
+
+    with freeze_time("2026-03-02T10:00:00Z"):
+        result = handler(event, context)
+
+    assert result == {"batchItemFailures": []}
+    keys = sorted(estate.keys("reports-bkt"))
+    assert len(keys) == 2, keys
+    reports = [json.loads(estate.s3.get_object(Bucket="reports-bkt", Key=key)["Body"].read()) for key in keys]
+    assert sorted(r["run_id"] for r in reports) == sorted([context.aws_request_id, f"{context.aws_request_id}-2"])
+    assert all(r["status"] == "succeeded" for r in reports)
+    assert {r["run_id"] for r in reports} == {key.rsplit("Z-", 1)[1].removesuffix(".json") for key in keys}
