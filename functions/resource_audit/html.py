@@ -1,102 +1,30 @@
 """The self-contained HTML report: no external scripts, fonts or styles; works from a file, an email or S3.
 
-Top to bottom: what changed since the last report, the summary (with an inline SVG chart), the findings table
-(filter and sort in the page; ``#status=FAIL&severity=high&q=vol-`` in the URL pre-filters it), the checks.
+Top to bottom: the counts by severity and what changed (the first screen), a table per check (failing, new,
+resolved, estimated savings; critical and high first, grouped by service) with each check's findings collapsed
+under it (by account), the new/resolved lists, the summary (with an inline SVG chart) and how to fix each check.
+``#severity=high&status=FAIL&account=...&service=ec2&change=new&q=vol-&check=<id>`` (or the same as a query)
+filters the table and scrolls to it. Findings are in the page as compact JSON that its script renders when a
+check is opened, and PASS findings are counted, not listed (the JSON and CSV reports have them), so the page stays
+small and renders at once whatever the number of findings.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from html import escape
+from typing import Any
 from urllib.parse import quote
 
-from functions.resource_audit.findings import AuditReport, Finding, sort_key
+from functions.resource_audit.findings import AuditReport, CheckInfo, Finding, sort_key
+from functions.resource_audit.html_assets import SCRIPT, STYLE
 from functions.resource_audit.models import CATEGORIES, SEVERITIES
 from functions.resource_audit.plan import NEVER_CUT, by_severity
 from functions.resource_audit.render import ordered
 
 COLORS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#607d8b"}
 CAT_COLORS = {"cost": "#2e7d32", "security": "#c62828", "reliability": "#1565c0"}
-STATUS_COLORS = {"FAIL": "#c62828", "ERROR": "#6a1b9a", "SUPPRESSED": "#757575", "PASS": "#2e7d32",
-                 "UNKNOWN": "#6a1b9a"}  # fmt: skip
-
-STYLE = """
-:root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}
-body{margin:0 auto;max-width:1400px;padding:16px 24px}
-h1{margin:0 0 4px;font-size:24px}h2{font-size:18px;margin:24px 0 8px;border-bottom:1px solid #d0d7de}
-.meta{color:#57606a;font-size:13px}
-.cards{display:flex;flex-wrap:wrap;gap:8px}
-.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 14px;min-width:110px}
-.card b{display:block;font-size:24px}.card span{font-size:12px;color:#57606a;text-transform:uppercase}
-.new b{color:#c62828}.resolved b{color:#2e7d32}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:16px;align-items:start}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f6f8fa;position:sticky;top:0}
-#findings-table th{cursor:pointer;user-select:none}
-#findings-table th[aria-sort=ascending]::after{content:" \\25B2"}
-#findings-table th[aria-sort=descending]::after{content:" \\25BC"}
-.sev{color:#fff;border-radius:3px;padding:0 5px;font-size:12px}
-.st{font-weight:600}.chg{font-size:11px;border-radius:3px;padding:0 4px;background:#fff3cd}
-.controls{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0;align-items:center}
-.controls input,.controls select{font:inherit;padding:3px 6px}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-.muted{color:#57606a}code{font-size:12px}
-tr[hidden]{display:none}
-"""
-
-SCRIPT = """
-(function () {
-  var table = document.getElementById("findings-table");
-  var body = table.tBodies[0];
-  var rows = Array.prototype.slice.call(body.rows);
-  var ids = ["q", "f-status", "f-severity", "f-category", "f-region", "f-change"];
-  var el = {};
-  ids.forEach(function (id) { el[id] = document.getElementById(id); });
-  function apply() {
-    var text = el.q.value.trim().toLowerCase(), st = el["f-status"].value, n = 0;
-    rows.forEach(function (r) {
-      var d = r.dataset;
-      var ok = (st === "open" ? d.status !== "PASS" : (st === "" || d.status === st)) &&
-        (!el["f-severity"].value || d.severity === el["f-severity"].value) &&
-        (!el["f-category"].value || d.category === el["f-category"].value) &&
-        (!el["f-region"].value || d.region === el["f-region"].value) &&
-        (!el["f-change"].value || d.change === el["f-change"].value) &&
-        (!text || r.textContent.toLowerCase().indexOf(text) >= 0);
-      r.hidden = !ok;
-      if (ok) { n++; }
-    });
-    document.getElementById("shown").textContent = n + " of " + rows.length + " findings shown";
-  }
-  ids.forEach(function (id) {
-    el[id].addEventListener("input", apply);
-    el[id].addEventListener("change", apply);
-  });
-  var heads = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(heads, function (th, col) {
-    th.addEventListener("click", function () {
-      var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-      var numeric = th.dataset.type === "number";
-      rows.sort(function (a, b) {
-        var x = a.cells[col].dataset.sort || a.cells[col].textContent;
-        var y = b.cells[col].dataset.sort || b.cells[col].textContent;
-        if (numeric) { return dir * ((parseFloat(x) || 0) - (parseFloat(y) || 0)); }
-        return dir * x.localeCompare(y);
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-  var names = {status: "f-status", severity: "f-severity", category: "f-category", region: "f-region",
-    change: "f-change", q: "q"};
-  location.hash.replace(/^#/, "").split("&").forEach(function (pair) {
-    var kv = pair.split("=");
-    if (!names[kv[0]]) { return; }
-    try { el[names[kv[0]]].value = decodeURIComponent(kv[1] || ""); } catch (e) { /* a malformed value: ignored */ }
-  });
-  apply();
-})();
-"""
 
 
 def _e(value: object) -> str:
@@ -157,47 +85,13 @@ CHANGES = ("new", "open", "unknown", "resolved")
 UNKNOWN_TITLE = "Unknown: failing in one report, in a check or resource in ERROR (or not audited) in the other"
 
 
-def _diff(report: AuditReport) -> str:
-    d = report.diff
-    if d.previous_generated_at:
-        since = f"since the report of {d.previous_generated_at:%Y-%m-%d %H:%M} UTC (run {_e(d.previous_run_id)})"
-    elif d.previous_problem:
-        since = f'<b id="diff-problem">No diff: {_e(d.previous_problem)}.</b> Every failing finding counts as new.'
-    else:
-        since = "first report: no previous one to compare with"
-    cards = (
-        f'<div class="card new"><span>new</span><b id="diff-new">{len(d.new)}</b></div>'
-        f'<div class="card resolved"><span>resolved</span><b id="diff-resolved">{len(d.resolved)}</b></div>'
-        f'<div class="card"><span>still open</span><b id="diff-open">{d.still_open}</b></div>'
-        f'<div class="card"><span>unknown</span><b id="diff-unknown">{len(d.unknown)}</b></div>'
-    )
-    return (
-        f'<section id="diff"><h2>Since the last report</h2><p class="meta">{since}</p><div class="cards">{cards}</div>'
-        f"{_short_list('New failing findings', d.new)}{_short_list('Resolved', d.resolved)}"
-        f"{_short_list(UNKNOWN_TITLE, d.unknown)}</section>"
-    )
-
-
 def _summary(report: AuditReport) -> str:
     s = report.summary
-    sev_cards = "".join(
-        f'<div class="card"><span>{_e(k)}</span><b style="color:{COLORS[k]}" data-severity="{k}">{v}</b></div>'
-        for k, v in s.by_severity.items()
-    )
     status = " &middot; ".join(f"{_e(k)} {v}" for k, v in s.by_status.items())
-    saving = (
-        f'<div class="card"><span>est. savings / month</span><b id="savings">${s.monthly_saving_usd:,.2f}</b></div>'
-    )
     charts = bar_chart("Failing by severity", [(k, s.by_severity.get(k, 0), COLORS[k]) for k in SEVERITIES])
     charts += bar_chart("Failing by category", [(k, s.by_category.get(k, 0), CAT_COLORS[k]) for k in CATEGORIES])
-    errors = (
-        f'<p class="meta">Checks in ERROR (could not run; not a pass): {_e(", ".join(s.checks_in_error))}</p>'
-        if s.checks_in_error
-        else ""
-    )
     return (
-        f'<section id="summary"><h2>Summary</h2><div class="cards">{sev_cards}{saving}</div>'
-        f'<p class="meta">All findings: {status}; {s.checks_run} checks run.</p>{errors}'
+        f'<section id="summary"><h2>Summary</h2><p class="meta">All findings: {status}; {s.checks_run} checks run.</p>'
         f'<div class="grid"><div id="chart">{charts}</div>{_count_table("category", s.by_category)}'
         f"{_count_table('region', s.by_region)}{_count_table('account', s.by_account)}</div></section>"
     )
@@ -209,57 +103,186 @@ def _options(values: list[str], all_label: str) -> str:
     )
 
 
-def _findings(report: AuditReport) -> str:
+def service_of(check_id: str) -> str:
+    """The AWS service a check is about, from its id (``ec2-sg-...`` ec2, ``tags-required-s3`` s3)."""
+    head, _, rest = check_id.partition("-")
+    return rest.rsplit("-", 1)[-1] if head == "tags" else head
+
+
+ROW_STATUSES = ("FAIL", "ERROR", "SUPPRESSED", "RESOLVED", "UNKNOWN")
+ROW_CHANGES = ("", "new", "open", "unknown", "resolved")
+
+
+class _Strings:
+    """A table of the page's strings: each value once, rows refer to it by index (a report repeats accounts,
+    regions and evidence thousands of times)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, value: str) -> int:
+        return self.index.setdefault(value, len(self.index))
+
+    @property
+    def values(self) -> list[str]:
+        return list(self.index)
+
+
+def page_data(report: AuditReport) -> dict[str, Any]:
+    """The findings the page lists (every one but PASS, and the previous report's resolved or unknown ones), as
+    compact rows: [check, status, change, account, region, resource, evidence, saving, suppressed_by]."""
+    strings = _Strings()
+    checks: dict[str, int] = {}
     rows = []
     for change, f, previous in ordered(report):
         status = ("RESOLVED" if change == "resolved" else "UNKNOWN") if previous else f.status
-        color = STATUS_COLORS.get(status, "#2e7d32")
-        saving = "" if f.monthly_saving_usd is None else f"{f.monthly_saving_usd:,.2f}"
-        chg = f'<span class="chg">{_e(change)}</span>' if change else ""
+        if status == "PASS":
+            continue
         rows.append(
-            f'<tr data-status="{_e(status)}" data-severity="{f.severity}" data-category="{f.category}" '
-            f'data-region="{_e(f.region)}" data-change="{_e(change)}">'
-            f'<td data-sort="{SEVERITIES.index(f.severity)}">{_sev(f.severity)}</td>'
-            f'<td class="st" style="color:{color}">{_e(status)} {chg}</td>'
-            f"<td>{_e(f.category)}</td><td><code>{_e(f.check_id)}</code></td><td>{_e(f.account)}</td>"
-            f'<td>{_e(f.region)}</td><td title="{_e(f.arn or "")}">{_e(f.resource)}</td><td>{_e(f.evidence)}'
-            f"{'<br><span class=muted>' + _e(f.suppressed_by) + '</span>' if f.suppressed_by else ''}</td>"
-            f'<td class="num" data-sort="{f.monthly_saving_usd or 0}">{saving}</td></tr>'
+            [
+                checks.setdefault(f.check_id, len(checks)),
+                ROW_STATUSES.index(status),
+                ROW_CHANGES.index(change),
+                strings(f.account),
+                strings(f.region),
+                strings(f.resource),
+                strings(f"was: {f.evidence}" if previous else f.evidence),
+                f.monthly_saving_usd,
+                strings(f.suppressed_by) if f.suppressed_by else -1,
+            ]
         )
-    regions = sorted({f.region for f in report.findings})
-    heads = ["severity", "status", "category", "check", "account", "region", "resource", "evidence", "$ / month"]
-    thead = "".join(
-        f'<th scope="col"{" data-type=number" if h in ("severity", "$ / month") else ""}>{_e(h)}</th>' for h in heads
-    )
+    return {"status": ROW_STATUSES, "change": ROW_CHANGES, "c": list(checks), "s": strings.values, "f": rows}
+
+
+def _json_in_html(value: object) -> str:
+    """JSON that no ``</script>`` or ``<!--`` inside a value can end early."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _check_infos(report: AuditReport) -> list[CheckInfo]:
+    """The report's checks, and those only its findings name (a check of the previous report), most severe first,
+    then most failing."""
+    infos = {c.id: c for c in report.checks}
+    for f in [*report.findings, *report.diff.resolved, *report.diff.unknown]:
+        if f.check_id not in infos:
+            infos[f.check_id] = CheckInfo(id=f.check_id, title=f.title, category=f.category, severity=f.severity,
+                                          scope="", remediation="")  # fmt: skip
+    failing = Counter(f.check_id for f in report.findings if f.status == "FAIL")
+    return sorted(infos.values(), key=lambda c: (SEVERITIES.index(c.severity), -failing[c.id], c.id))
+
+
+def _checks_table(report: AuditReport) -> str:
+    failing = [f for f in report.findings if f.status == "FAIL"]
+    fail = Counter(f.check_id for f in failing)
+    new = Counter(f.check_id for f in report.diff.new)
+    resolved = Counter(f.check_id for f in report.diff.resolved)
+    errors = Counter(f.check_id for f in report.findings if f.status == "ERROR")
+    passing = Counter(f.check_id for f in report.findings if f.status == "PASS")
+    listed = Counter(f.check_id for f in report.findings if f.status != "PASS")
+    listed.update(f.check_id for f in [*report.diff.resolved, *report.diff.unknown])
+    savings: dict[str, float] = {}
+    for f in failing:
+        savings[f.check_id] = savings.get(f.check_id, 0.0) + (f.monthly_saving_usd or 0.0)
+    infos = _check_infos(report)
+
+    def rank(service: str) -> tuple[int, str]:
+        """Services with a critical failing check first, then high...; then by name."""
+        failing_severities = [SEVERITIES.index(c.severity) for c in infos if service_of(c.id) == service and fail[c.id]]
+        return (min(failing_severities, default=len(SEVERITIES)), service)
+
+    services = sorted({service_of(c.id) for c in infos}, key=rank)
+    body = []
+    for service in services:
+        mine = [c for c in infos if service_of(c.id) == service]
+        body.append(f'<tr class="svc"><th colspan="8" scope="rowgroup">{_e(service)}</th></tr>')
+        for c in mine:
+            saving = f"${savings[c.id]:,.2f}" if savings.get(c.id) else ""
+            fix = f'<a href="#fix-{_e(c.id)}">how to fix</a>' if c.remediation else ""
+            body.append(
+                f'<tr class="check" data-check="{_e(c.id)}" data-severity="{c.severity}" data-service="{_e(service)}">'
+                f'<td data-label="severity">{_sev(c.severity)}</td>'
+                f"<td><code>{_e(c.id)}</code><br><span class=muted>{_e(c.title)}</span></td>"
+                f'<td class="num" data-label="failing">{fail[c.id]}</td><td class="num" data-label="new">{new[c.id]}'
+                f'</td><td class="num" data-label="resolved">{resolved[c.id]}</td>'
+                f'<td class="num" data-label="error / pass">{errors[c.id]} / {passing[c.id]}</td>'
+                f'<td class="num" data-label="est. $/month">{saving}</td><td>{fix}</td></tr>'
+            )
+            if listed[c.id]:
+                body.append(
+                    f'<tr class="more" id="more-{_e(c.id)}"><td colspan="8"><details data-check="{_e(c.id)}">'
+                    f'<summary><span class="n">{listed[c.id]}</span> findings by account (PASS not listed)</summary>'
+                    '<div class="list"></div></details></td></tr>'
+                )
+    accounts = sorted({f.account for f in report.findings})
+    heads = ["severity", "check", "failing", "new", "resolved", "error / pass", "est. $/month", "remediation"]
+    thead = "".join(f'<th scope="col">{_e(h)}</th>' for h in heads)
     controls = (
-        '<div class="controls"><input id="q" type="search" placeholder="search any text" aria-label="search">'
-        '<select id="f-status" aria-label="status"><option value="open">not passing</option>'
-        '<option value="">every status</option>'
-        + "".join(
-            f'<option value="{s}">{s}</option>' for s in ("FAIL", "ERROR", "SUPPRESSED", "PASS", "RESOLVED", "UNKNOWN")
-        )
-        + "</select>"
+        '<div class="controls"><input id="q" type="search" placeholder="search resources, evidence..." '
+        'aria-label="search">'
         f'<select id="f-severity" aria-label="severity">{_options(list(SEVERITIES), "every severity")}</select>'
-        f'<select id="f-category" aria-label="category">{_options(list(CATEGORIES), "every category")}</select>'
-        f'<select id="f-region" aria-label="region">{_options(regions, "every region")}</select>'
+        f'<select id="f-status" aria-label="status">{_options(list(ROW_STATUSES), "any listed status")}</select>'
+        f'<select id="f-account" aria-label="account">{_options(accounts, "every account")}</select>'
+        f'<select id="f-service" aria-label="service">{_options(services, "every service")}</select>'
         f'<select id="f-change" aria-label="change">{_options(list(CHANGES), "any change")}</select>'
-        f'<span id="shown" class="muted">{len(rows)} findings</span></div>'
+        f'<span id="shown" class="muted">{len(infos)} checks</span></div>'
     )
     return (
-        f'<section id="findings"><h2>Findings</h2>{controls}<table id="findings-table"><thead><tr>{thead}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        f'<section id="checks"><h2>Checks</h2>{controls}<table id="checks-table" class="reflow"><thead><tr>{thead}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></section>"
     )
 
 
-def _checks(report: AuditReport) -> str:
+def _glance(report: AuditReport) -> str:
+    s, d = report.summary, report.diff
+    sev_cards = "".join(
+        f'<div class="card"><span>{_e(k)}</span><b style="color:{COLORS[k]}" data-severity="{k}">{v}</b></div>'
+        for k, v in s.by_severity.items()
+    )
+    change_cards = (
+        f'<div class="card new"><span>new</span><b id="diff-new">{len(d.new)}</b></div>'
+        f'<div class="card resolved"><span>resolved</span><b id="diff-resolved">{len(d.resolved)}</b></div>'
+        f'<div class="card"><span>still open</span><b id="diff-open">{d.still_open}</b></div>'
+        f'<div class="card"><span>unknown</span><b id="diff-unknown">{len(d.unknown)}</b></div>'
+        f'<div class="card"><span>est. savings / month</span><b id="savings">${s.monthly_saving_usd:,.2f}</b></div>'
+    )
+    if d.previous_generated_at:
+        since = f"since the report of {d.previous_generated_at:%Y-%m-%d %H:%M} UTC (run {_e(d.previous_run_id)})"
+    elif d.previous_problem:
+        since = f'<b id="diff-problem">No diff: {_e(d.previous_problem)}.</b> Every failing finding counts as new.'
+    else:
+        since = "first report: no previous one to compare with"
+    errors = (
+        f'<p class="meta">Checks in ERROR (could not run; not a pass): {_e(", ".join(s.checks_in_error))}</p>'
+        if s.checks_in_error
+        else ""
+    )
+    return (
+        f'<section id="glance"><div class="cards" id="severity-counts">{sev_cards}</div>'
+        f'<div class="cards">{change_cards}</div><p class="meta">Failing by severity; changes {since}</p>{errors}'
+        "</section>"
+    )
+
+
+def _diff(report: AuditReport) -> str:
+    d = report.diff
+    lists = (
+        f"{_short_list('New failing findings', d.new)}{_short_list('Resolved', d.resolved)}"
+        f"{_short_list(UNKNOWN_TITLE, d.unknown)}"
+    )
+    return f'<section id="diff"><h2>Since the last report</h2>{lists or "<p class=meta>No change.</p>"}</section>'
+
+
+def _fixes(report: AuditReport) -> str:
     rows = "".join(
-        f'<tr id="check-{_e(c.id)}"><td><code>{_e(c.id)}</code></td><td>{_sev(c.severity)}</td><td>{_e(c.category)}'
+        f'<tr id="fix-{_e(c.id)}"><td><code>{_e(c.id)}</code></td><td>{_sev(c.severity)}</td><td>{_e(c.category)}'
         f"</td><td>{_e(c.title)}</td><td>{_e(c.remediation)}</td></tr>"
-        for c in report.checks
+        for c in _check_infos(report)
+        if c.remediation
     )
     return (
-        '<section id="checks"><h2>Checks</h2><table><thead><tr><th>id</th><th>severity</th><th>category</th>'
-        f"<th>finds</th><th>how to fix</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        '<section id="fix"><h2>How to fix</h2><table class="reflow"><thead><tr><th>id</th><th>severity</th>'
+        f"<th>category</th><th>finds</th><th>how to fix</th></tr></thead><tbody>{rows}</tbody></table></section>"
     )
 
 
@@ -279,13 +302,14 @@ def to_html(report: AuditReport) -> str:
         f'<header><h1>{_e(title)}</h1><p class="meta">run {_e(report.run_id)} &middot; accounts '
         f"{_e(', '.join(report.accounts))} &middot; regions {_e(', '.join(report.regions))} &middot; schema "
         f"{_e(report.schema_name)} v{report.schema_version}</p>{incomplete}</header>"
-        f"{_diff(report)}{_summary(report)}{expired_html}{_findings(report)}{_checks(report)}"
+        f"{_glance(report)}{_checks_table(report)}{_diff(report)}{_summary(report)}{expired_html}{_fixes(report)}"
         f'<footer><p class="meta">Savings are estimates: {_e(report.prices.note)} Prices: '
         f"{_e(report.prices.source)}, as of {_e(report.prices.as_of)}.</p></footer>"
+        f'<script type="application/json" id="audit-data">{_json_in_html(page_data(report))}</script>'
         f"<script>{SCRIPT}</script></body></html>\n"
     )
 
 
 def link(url: str, **filters: str) -> str:
-    """A link to the report that opens with the findings table filtered (e.g. ``status="FAIL"``)."""
+    """A link to the report that opens with the checks table filtered (e.g. ``severity="critical"``)."""
     return url + "#" + "&".join(f"{k}={quote(v)}" for k, v in filters.items())

@@ -1,8 +1,12 @@
-"""The HTML report in a real headless Chromium (Debian's ``chromium``; ``make chromium`` installs it): it renders,
-shows the summary and the chart, and filtering and sorting work. Nothing is fetched from the network."""
+"""The HTML report in a real headless Chromium (Debian's ``chromium``; ``make chromium`` installs it): the first
+screen shows the counts by severity, the checks table filters from the URL and the controls, a check's findings
+open under it, and a 390 px wide phone needs no horizontal scrolling. Nothing is fetched from the network.
+
+Screenshots at desktop and phone width are in docs/images; ``UPDATE_SCREENSHOTS=1`` writes them again."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from functions.resource_audit.findings import AuditReport
 from functions.resource_audit.html import to_html
 from tests.unit.resource_audit.reports import sample
 
@@ -27,6 +30,9 @@ FLAGS = [
     "--disable-sync",
 ]
 ROW = re.compile(r"<tr ([^>]*data-status=[^>]*)>(.*?)</tr>", re.S)
+CHECK_ROW = re.compile(r'<tr class="check" ([^>]*)>(.*?)</tr>', re.S)
+IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
+DESKTOP, PHONE = (1280, 900), (390, 844)
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
@@ -43,20 +49,24 @@ def chromium(tmp_path: Path, *args: str) -> str:
     return done.stdout
 
 
-def visible_rows(dom: str) -> list[tuple[str, str]]:
-    """(status, row text) of the findings rows that are not hidden."""
-    rows = []
-    for attrs, body in ROW.findall(dom):
+def visible_checks(dom: str) -> list[str]:
+    """The check ids of the checks table's rows that are not hidden."""
+    out = []
+    for attrs, _ in CHECK_ROW.findall(dom):
         if re.search(r"\bhidden\b", attrs):
             continue
-        status = re.search(r'data-status="([^"]*)"', attrs)
-        rows.append((status.group(1) if status else "", re.sub(r"<[^>]+>", " ", body)))
-    return rows
+        found = re.search(r'data-check="([^"]*)"', attrs)
+        if found:
+            out.append(found.group(1))
+    return out
 
 
-def _previous_rows(report: AuditReport) -> int:
-    """Rows of the previous report's failures: resolved, or unknown now (this run could not see them)."""
-    return len(report.diff.resolved) + len(report.diff.unknown)
+def finding_rows(dom: str) -> list[tuple[str, str]]:
+    """(status, row text) of the findings rows the page's script rendered under opened checks."""
+    return [
+        (re.search(r'data-status="([^"]*)"', a).group(1), re.sub(r"<[^>]+>", " ", b))  # type: ignore[union-attr]
+        for a, b in ROW.findall(dom)
+    ]
 
 
 @pytest.fixture
@@ -73,59 +83,85 @@ def with_script(page: Path, script: str) -> Path:
     return out
 
 
-def test_it_renders_the_summary_chart_and_by_default_hides_passes(tmp_path: Path, page: Path) -> None:
-    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
-    assert 'id="summary"' in dom
-    assert "<svg" in dom
+MEASURE = (
+    "var cards = document.getElementById('severity-counts').getBoundingClientRect();"
+    "document.body.setAttribute('data-scroll-width', document.documentElement.scrollWidth);"
+    "document.body.setAttribute('data-view-width', window.innerWidth);"
+    "document.body.setAttribute('data-counts-bottom', Math.ceil(cards.bottom));"
+    "document.body.setAttribute('data-view-height', window.innerHeight);"
+)
+
+
+def _measured(dom: str, name: str) -> int:
+    found = re.search(rf'data-{name}="(\d+)"', dom)
+    assert found, name
+    return int(found.group(1))
+
+
+def test_the_first_screen_shows_the_counts_by_severity_and_the_checks_most_severe_first(
+    tmp_path: Path, page: Path
+) -> None:
+    dom = chromium(
+        tmp_path, f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--dump-dom", with_script(page, MEASURE).as_uri()
+    )
+    report = sample()
+    for severity, count in report.summary.by_severity.items():
+        assert f'data-severity="{severity}">{count}</b>' in dom
     assert '<b id="savings">$8.00</b>' in dom
     assert '<b id="diff-new">1</b>' in dom
-    assert '<b id="diff-unknown">1</b>' in dom
-    rows = visible_rows(dom)
-    report = sample()
-    assert {s for s, _ in rows} == {"FAIL", "ERROR", "SUPPRESSED", "RESOLVED", "UNKNOWN"}
-    assert len(rows) == sum(f.status != "PASS" for f in report.findings) + _previous_rows(report)
-    shown = re.search(r'<span id="shown"[^>]*>([^<]*)</span>', dom)
-    assert shown is not None
-    assert shown.group(1) == f"{len(rows)} of {len(report.findings) + _previous_rows(report)} findings shown"
-    assert "i-&lt;script&gt;" in dom  # resource text is escaped, not run
+    assert _measured(dom, "counts-bottom") <= _measured(dom, "view-height")
+    shown = visible_checks(dom)
+    # services with a critical failing check first, the most severe check first within each
+    assert shown[:3] == ["ec2-sg-open-all-ports", "ec2-instance-imdsv1", "iam-root-mfa"]
+    assert set(shown) == {f.check_id for f in [*report.findings, *report.diff.resolved, *report.diff.unknown]}
+    assert finding_rows(dom) == []  # collapsed until opened
+    assert "vol-2" not in dom  # the PASS finding is counted, not listed
+    assert "i-&lt;script&gt;" in dom or "i-\\u003cscript\\u003e" in dom  # escaped, never run
 
 
-def test_filters_from_the_url_and_from_the_controls(tmp_path: Path, page: Path) -> None:
-    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#status=FAIL&severity=critical")
-    checks = sorted(re.findall(r"\b(?:ec2|iam)-[a-z0-9-]+", " ".join(text for _, text in visible_rows(dom))))
-    assert checks == ["ec2-sg-open-all-ports", "iam-root-mfa"]
+def test_filters_in_the_url_apply_and_a_named_check_opens(tmp_path: Path, page: Path) -> None:
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#severity=critical")
+    assert sorted(visible_checks(dom)) == ["ebs-snapshot-public", "ec2-sg-open-all-ports", "iam-root-mfa"]
 
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#check=ec2-instance-imdsv1")
+    [(status, text)] = finding_rows(dom)
+    assert status == "FAIL"
+    assert "i-<script>" not in dom
+    assert "i-&lt;script&gt;" in text
+
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "?status=RESOLVED&check=ebs-snapshot-public")
+    assert visible_checks(dom) == ["ebs-snapshot-public"]
+    assert [s for s, _ in finding_rows(dom)] == ["RESOLVED"]
+
+
+def test_a_malformed_url_value_leaves_the_other_filters_working(tmp_path: Path, page: Path) -> None:
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#q=%E0%A4%A&severity=critical")
+    assert sorted(visible_checks(dom)) == ["ebs-snapshot-public", "ec2-sg-open-all-ports", "iam-root-mfa"]
+
+
+def test_the_search_box_filters_checks_by_their_findings(tmp_path: Path, page: Path) -> None:
     typed = with_script(
         page,
         "var q = document.getElementById('q'); q.value = 'imdsv1'; q.dispatchEvent(new Event('input'));",
     )
-    rows = visible_rows(chromium(tmp_path, "--dump-dom", typed.as_uri()))
-    assert len(rows) == 1
-    assert "ec2-instance-imdsv1" in rows[0][1]
+    assert visible_checks(chromium(tmp_path, "--dump-dom", typed.as_uri())) == ["ec2-instance-imdsv1"]
 
 
-def test_a_malformed_url_fragment_leaves_the_other_filters_working(tmp_path: Path, page: Path) -> None:
-    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#q=%E0%A4%A&status=FAIL&severity=critical")
-    checks = sorted(re.findall(r"\b(?:ec2|iam)-[a-z0-9-]+", " ".join(text for _, text in visible_rows(dom))))
-    assert checks == ["ec2-sg-open-all-ports", "iam-root-mfa"]
-
-
-def test_sorting_by_saving_puts_the_largest_first(tmp_path: Path, page: Path) -> None:
-    clicked = with_script(
-        page,
-        "var th = document.querySelectorAll('#findings-table th')[8]; th.click(); th.click();"
-        "document.getElementById('f-status').value = ''; document.getElementById('f-status')"
-        ".dispatchEvent(new Event('change'));",
-    )
-    rows = visible_rows(chromium(tmp_path, "--dump-dom", clicked.as_uri()))
-    assert "vol-1" in rows[0][1]
-    assert "8.00" in rows[0][1]
-    assert len(rows) == len(sample().findings) + _previous_rows(sample())
-
-
-def test_a_screenshot_of_the_report(tmp_path: Path, page: Path) -> None:
-    shot = tmp_path / "report.png"
-    chromium(tmp_path, "--window-size=1280,900", f"--screenshot={shot}", page.as_uri())
+@pytest.mark.parametrize(("name", "size"), [("resource-audit-report.png", DESKTOP),
+                                             ("resource-audit-report-phone.png", PHONE)])  # fmt: skip
+def test_screenshots_at_desktop_and_phone_width_and_no_sideways_scrolling(
+    tmp_path: Path, page: Path, name: str, size: tuple[int, int]
+) -> None:
+    width, height = size
+    dom = chromium(tmp_path, f"--window-size={width},{height}", "--dump-dom", with_script(page, MEASURE).as_uri())
+    assert _measured(dom, "scroll-width") <= _measured(dom, "view-width")
+    assert _measured(dom, "counts-bottom") <= _measured(dom, "view-height")
+    shot = tmp_path / name
+    chromium(tmp_path, f"--window-size={width},{height}", "--hide-scrollbars", f"--screenshot={shot}", page.as_uri())
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > 20_000
+    assert int.from_bytes(data[16:20], "big") == width
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        (IMAGES / name).write_bytes(data)
+    kept = (IMAGES / name).read_bytes()
+    assert int.from_bytes(kept[16:20], "big") == width, f"docs/images/{name}: run with UPDATE_SCREENSHOTS=1"
