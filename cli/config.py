@@ -202,6 +202,7 @@ class Checker:
         configured = top.get("tasks") or {}
         if not self._mapping(configured, ("tasks",)):
             return
+        self._requirements(configured, tasks)
         for name, entry in configured.items():
             path: Path_ = ("tasks", name)
             if name not in tasks:
@@ -216,6 +217,19 @@ class Checker:
             policies = entry.get("policies")
             if policies is not None:
                 self.task_policies(tasks[name], policies, (*path, "policies"))
+
+    def _requirements(self, configured: Mapping[str, Any], tasks: Mapping[str, registry.FunctionInfo]) -> None:
+        def enabled(name: str) -> bool:
+            entry = configured.get(name)
+            return not (isinstance(entry, Mapping) and entry.get("enabled") is False)
+
+        for name, info in tasks.items():
+            for needed in info.requires:
+                if enabled(name) and not enabled(needed):
+                    self.problem(
+                        ("tasks", name),
+                        f"needs {needed} (it works on its resources), which is disabled: disable it too",
+                    )
 
     def task_policies(self, info: registry.FunctionInfo, policies: Any, path: Path_) -> None:
         if not self._mapping(policies, path):

@@ -43,6 +43,8 @@ class FunctionInfo:
     events: list[dict[str, Any]] = field(default_factory=list)
     policies: dict[str, dict[str, Any]] | None = None
     """The default policies by name; None when the task is not run on a schedule."""
+    requires: tuple[str, ...] = ()
+    """Tasks whose resources this one's template refers to: it is deployed only with them."""
 
     @property
     def task_name(self) -> str:
@@ -97,6 +99,7 @@ def functions(root: Path = ROOT) -> list[FunctionInfo]:
                     task_dir=path.parent.name,
                     events=list(spec.get("events") or []),
                     policies=dict(data["policies"] or {}) if "policies" in data else None,
+                    requires=tuple(data.get("requires") or ()),
                 )
             )
     return found

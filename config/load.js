@@ -56,6 +56,7 @@ function tasks(root = ROOT) {
         resources: data.resources || {},
         schedulable: Object.prototype.hasOwnProperty.call(data, 'policies'),
         defaults: data.policies || {},
+        requires: data.requires || [], // tasks whose resources this one's template refers to
       };
     });
 }
@@ -143,6 +144,15 @@ function effective(all, data, file, validators = {}) {
   if (typeof configured !== 'object' || Array.isArray(configured)) fail(file, 'tasks', 'must be a mapping');
   for (const name of Object.keys(configured)) {
     if (!byName[name]) fail(file, `tasks.${name}`, `no such task (known: ${Object.keys(byName).join(', ')})`);
+  }
+  const enabledIn = (name) => ((configured[name] || {}).enabled !== false);
+  for (const task of all) {
+    if (!enabledIn(task.name)) continue;
+    for (const needed of task.requires) {
+      if (!enabledIn(needed)) {
+        fail(file, `tasks.${task.name}`, `needs ${needed} (it works on its resources), which is disabled: disable it too`);
+      }
+    }
   }
   return all.map((task) => {
     const own = configured[task.name] || {};

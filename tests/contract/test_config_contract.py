@@ -145,6 +145,7 @@ def test_with_every_task_disabled_nothing_of_theirs_is_deployed(tmp_path: Path) 
             "input.schedule: is set by the schedule itself",
         ),
         ("tasks: {s3-upload-logger: {policies: {d: {schedule: rate(1 day)}}}}", "is not run on a schedule"),
+        ("tasks: {log-etl: {enabled: false}}", "tasks.log-compaction: needs log-etl"),
         ("tasks: {log-etl: {policies: {Daily: {schedule: rate(1 day)}}}}", "a policy name is lower-case"),
         (
             "tasks: {log-etl: {policies: {a1: {schedule: rate(1 day)}, a-1: {schedule: rate(2 days)}}}}",
