@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,7 +12,8 @@ from functions.log_etl.models import FormatName
 from shared.inputs import TaskSettings
 
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-ALL_FORMATS: tuple[FormatName, ...] = ("alb", "s3_access", "vpc_flow", "cloudfront", "cloudtrail")
+ALL_FORMATS: tuple[FormatName, ...] = get_args(FormatName)
+"""Every format the log ETL loads: each has its table."""
 
 
 class CompactionInput(TaskSettings):
