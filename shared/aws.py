@@ -105,6 +105,8 @@ class Clients:
         self._rates: dict[str, Rate] = {}
         self._once: dict[str, Any] = {}
         self._once_lock = threading.Lock()
+        self.role: tuple[str, str | None] | None = None
+        """The role (ARN, external id) these clients assumed, or None for the process's own credentials."""
 
     def once(self, key: str, make: Callable[[], T]) -> T:
         """``make()`` the first time ``key`` is asked of these clients (a run's), the same value after: a listing
@@ -203,6 +205,7 @@ class Clients:
         assumed._rates = self._rates
         assumed._account_id = role_arn.split(":")[4] or None
         assumed._session_name = self._session_name
+        assumed.role = (role_arn, external_id)
         with self._lock:
             self._assumed[key] = assumed
         return assumed

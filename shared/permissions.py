@@ -35,3 +35,17 @@ that work in member accounts (those whose task.py declares ``MEMBER_PERMISSIONS`
 MEMBER_RUNNER = frozenset({"ec2:DescribeRegions"})
 """Called by shared.units in each member account, through the member role (``regions: ["all"]``). The member role
 (deploy/member-role.yml) grants these and each task's ``MEMBER_PERMISSIONS``."""
+
+FANOUT = frozenset(
+    {
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "s3:GetObject",
+        "s3:ListBucket",
+    }
+)
+"""Used by shared.fanout, for tasks whose input mixes in ``FanOutSettings``: the unit queue (sent to by the dispatcher
+and by continuations, consumed by the function's event source mapping, its redrive count read when a run closes)
+and the run's state in the reports bucket (read back, listed to know which units reported)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -59,10 +59,13 @@ def execute(
     clock: Callable[[], datetime] = utcnow,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    dispatch: Dispatch | None = None,
 ) -> dict[str, Any]:
     """Run a task end to end and return its report; raise :class:`RunFailed` at the end if anything failed.
 
     Input is validated first: an invalid event raises :class:`shared.errors.InputError` before any AWS call.
+    ``dispatch`` (:func:`shared.fanout.dispatch`) may hand the units to workers instead: the run's report then
+    says so, and the final report is written when the last unit reports.
     """
     run_id = start_run(context)
     params = parse_run_input(event, task.params_model, env=env, overrides=overrides)
@@ -75,9 +78,17 @@ def execute(
     logger.info("run started", task=task.name, dry_run=params.dry_run)
 
     checked = check_destinations(report, params, clients)
+    dispatched = False
     if checked.ok:
         units, unreachable = resolve_units(params, clients)
         ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
+        try:
+            dispatched = dispatch is not None and dispatch(task, params, units, unreachable, ctx)
+        except Exception as exc:  # noqa: BLE001 - recorded; some units may be queued already: none run inline
+            logger.exception("dispatch failed", task=task.name)
+            report.units.append(_run_failure("dispatch", exc, task.name))
+            dispatched = True
+    if checked.ok and not dispatched:
         report.units = unreachable + run_units(
             units,
             lambda unit, result: task.work(params, unit, result, ctx),
@@ -92,8 +103,12 @@ def execute(
                 logger.exception("finalize failed", task=task.name)
                 report.units.append(_run_failure("finalize", exc, task.name))
     report.finished_at = clock()
-    finish(report, params, clients, checked=checked)
+    finish(report, params, clients, checked=checked, totals=not dispatched)
     return response_of(report)
+
+
+Dispatch = Callable[[Task[Any], Any, Sequence[Unit], Sequence[UnitResult], RunContext], bool]
+"""Given the run's task, input, units, unreachable accounts' results and context: True if it took the units."""
 
 
 @dataclass(frozen=True)
@@ -200,12 +215,17 @@ def finish(
     *,
     raise_on_failure: bool = True,
     checked: Destinations | None = None,
+    totals: bool = True,
+    heartbeat: bool = True,
 ) -> None:
     """Write the report, emit metrics, notify; then raise if the run failed (unless ``raise_on_failure`` is off:
     event-driven handlers report failed items to their event source instead, e.g. SQS batch item failures).
 
     A destination that failed its check (``checked``, from :func:`check_destinations`) is not tried again; a run
-    stopped by such a check always raises."""
+    stopped by such a check always raises.
+
+    A fanned-out run is counted and notified once: its dispatch (``totals`` off) counts only the schedule's
+    heartbeat and notifies only a failure of its own; its final report (``heartbeat`` off) counts the totals."""
     checked = checked or Destinations()
     if params.report_bucket and checked.report:
         key = report.dated_key(params.report_prefix)
@@ -216,15 +236,16 @@ def finish(
             logger.exception("report not written", bucket=params.report_bucket, key=key)
             report.units.append(_run_failure("write-report", exc, f"s3://{params.report_bucket}/{key}"))
 
-    totals = report.totals
-    counts = totals | {"failed": totals.get("failed", 0), "incomplete": int(not report.complete)}
-    if params.schedule is not None:
+    summed = report.totals
+    counts = summed | {"failed": summed.get("failed", 0), "incomplete": int(not report.complete)} if totals else {}
+    if params.schedule is not None and heartbeat:
         # Also per policy (a handful of names, a low-cardinality dimension): its heartbeat alarm watches
         # scheduled_runs, which every scheduled run that gets this far adds, failed or not.
         metrics.add_dimensions(service=report.task, policy=params.schedule.policy)
         counts["scheduled_runs"] = 1
     count_metrics(counts)
-    if params.notify_topic_arn and checked.topic and should_notify(report, params.notify_on):
+    notify = should_notify(report, params.notify_on) if totals else report.failed
+    if params.notify_topic_arn and checked.topic and notify:
         try:
             publish(_sns(clients, params.notify_topic_arn), params.notify_topic_arn, report)
         except Exception as exc:  # noqa: BLE001 - recorded, and the run fails below

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import Region, TaskSettings
+from shared.fanout import FanOutSettings
+from shared.inputs import Region
 
 TAG_PREFIX = "devops-tasks:"
 MANAGED_TAG = f"{TAG_PREFIX}managed"
@@ -87,7 +88,7 @@ class Policy(BaseModel):
         return self
 
 
-class SnapshotRotationInput(TaskSettings):
+class SnapshotRotationInput(FanOutSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
 
     policy: Policy = Field(default_factory=Policy)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.permissions import ASYNC_FAILURES, LAMBDA_RUNTIME, ORGANIZATIONS, RUNNER
+from shared.fanout import FanOutSettings
+from shared.permissions import ASYNC_FAILURES, FANOUT, LAMBDA_RUNTIME, ORGANIZATIONS, RUNNER
 
 pytestmark = pytest.mark.contract
 
@@ -78,7 +79,9 @@ def test_each_role_grants_exactly_the_declared_actions(template: dict[str, Any])
         shared = RUNNER if getattr(module, "USES_RUNNER", True) else frozenset()
         destined = ASYNC_FAILURES if has_failure_destination(template, logical_id) else frozenset()
         organization = ORGANIZATIONS if getattr(module, "MEMBER_PERMISSIONS", None) else frozenset()
-        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME | destined | organization
+        task = getattr(module, "TASK", None)
+        fans_out = FANOUT if task and issubclass(task.params_model, FanOutSettings) else frozenset()
+        declared = set(module.PERMISSIONS) | shared | LAMBDA_RUNTIME | destined | organization | fans_out
         granted = {a for s in role_statements(template, props) if s["Effect"] == "Allow" for a in actions(s)}
         assert granted == declared, (
             f"{logical_id}: granted but not declared {sorted(granted - declared)}, "
@@ -146,9 +149,16 @@ def test_schedule_inputs_validate_against_the_task_input_model(template: dict[st
     assert seen >= 1
 
 
-def test_snapshot_rotation_runs_daily_with_one_concurrent_execution(template: dict[str, Any]) -> None:
+def test_snapshot_rotation_runs_daily_with_one_run_and_its_units_at_once(template: dict[str, Any]) -> None:
     props = template["Resources"]["SnapshotRotationLambdaFunction"]["Properties"]
-    assert props["ReservedConcurrentExecutions"] == 1
+    [mapping] = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["SnapshotRotationLambdaFunction", "Arn"]}
+    ]
+    # one scheduled run (or dispatch) beside the units of a fanned-out run: never more
+    assert props["ReservedConcurrentExecutions"] == mapping["ScalingConfig"]["MaximumConcurrency"] + 1
     assert props["Runtime"] == "python3.12"
     assert props["Architectures"] == ["arm64"]
     assert any("AWSLambdaPowertoolsPythonV3-python312-arm64" in layer for layer in props["Layers"])
