@@ -1,6 +1,6 @@
 """Runs are made of (account, region) units, worked on in parallel with bounded concurrency.
 
-Each unit is independent: a later fan-out (one SQS message per unit) only has to call ``work`` for one unit.
+Each unit is independent: a fanned-out run (:mod:`shared.fanout`, one SQS message per unit) calls ``work`` for one unit.
 """
 
 from __future__ import annotations

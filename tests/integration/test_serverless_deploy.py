@@ -90,10 +90,9 @@ def test_deploy_from_a_configuration_file_then_invoke_local_runs_and_remove_dele
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
     assert attrs["VisibilityTimeout"] == "5400"
-    [mapping] = boto3.client("lambda").list_event_source_mappings(
-        FunctionName=f"devops-tasks-{STAGE}-snapshotRotation"
-    )["EventSourceMappings"]
-    assert mapping["EventSourceArn"] == attrs["QueueArn"]
+    mappings = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    [mapping] = [m for m in mappings if m["EventSourceArn"] == attrs["QueueArn"]]
+    assert mapping["FunctionArn"] == function["Configuration"]["FunctionArn"]
     assert mapping["BatchSize"] == 1
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
