@@ -51,9 +51,10 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
         yield from page[key]
 
 
-def _under(client: Any, parent: str) -> Iterator[dict[str, Any]]:
-    """Every account under ``parent`` (an OU or a root), nested OUs included, breadth first."""
-    pending, seen = [parent], {parent}
+def _under(client: Any, parents: list[str]) -> Iterator[dict[str, Any]]:
+    """Every account under ``parents`` (OUs or a root), nested OUs included, breadth first; each OU listed once,
+    however many of the named ones hold it."""
+    pending, seen = list(dict.fromkeys(parents)), set(parents)
     while pending:
         current = pending.pop(0)
         yield from _pages(client, "list_accounts_for_parent", "Accounts", ParentId=current)
@@ -65,11 +66,7 @@ def _under(client: Any, parent: str) -> Iterator[dict[str, Any]]:
 
 def listed(spec: OrganizationSpec, client: Any) -> list[Member]:
     """The accounts Organizations lists for ``spec``: ListAccounts, or the include_ous' accounts (each once)."""
-    raw: Iterator[dict[str, Any]]
-    if spec.include_ous:
-        raw = (account for ou in dict.fromkeys(spec.include_ous) for account in _under(client, ou))
-    else:
-        raw = _pages(client, "list_accounts", "Accounts")
+    raw = _under(client, spec.include_ous) if spec.include_ous else _pages(client, "list_accounts", "Accounts")
     found: dict[str, Member] = {}
     for account in raw:
         member = _member(account)

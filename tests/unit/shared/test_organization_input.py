@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from shared.errors import InputError
 from shared.inputs import MAX_ACCOUNTS, MAX_OUS, OrganizationAccounts, TaskSettings, parse_input
-from shared.organizations import ACTIVE, KNOWN_STATES, Member, select
+from shared.organizations import ACTIVE, KNOWN_STATES, Member, listed, select
 
 OU = "ou-ab12-cd34ef56"
 
@@ -107,3 +107,74 @@ def test_only_active_listed_accounts_not_excluded_are_worked_in_and_no_other_is_
     assert set(chosen) | set(found.excluded) | {m.account_id for m in found.unknown} == ids
     assert all(m.state not in KNOWN_STATES and m.account_id not in excluded for m in found.unknown)
     assert {a for a, why in found.excluded.items() if why == "in exclude_accounts"} == ids & set(excluded)
+
+
+class FakeOrganizations:
+    """An organization tree answered in pages of ``size`` by botocore-shaped paginators (no AWS, no moto)."""
+
+    def __init__(self, parents: dict[str, str], accounts: dict[str, str], size: int) -> None:
+        self.parents, self.accounts, self.size = parents, accounts, size
+        self.calls: list[tuple[str, str]] = []
+
+    def get_paginator(self, operation: str) -> FakeOrganizations._Paginator:
+        return FakeOrganizations._Paginator(self, operation)
+
+    class _Paginator:
+        def __init__(self, org: FakeOrganizations, operation: str) -> None:
+            self.org, self.operation = org, operation
+
+        def paginate(self, **kwargs: str) -> list[dict[str, list[dict[str, str]]]]:
+            org, parent = self.org, kwargs.get("ParentId", "")
+            org.calls.append((self.operation, parent))
+            if self.operation == "list_accounts":
+                key, items = "Accounts", [{"Id": a, "State": ACTIVE} for a in org.accounts]
+            elif self.operation == "list_accounts_for_parent":
+                key, items = "Accounts", [{"Id": a, "State": ACTIVE} for a, p in org.accounts.items() if p == parent]
+            else:
+                assert kwargs["ChildType"] == "ORGANIZATIONAL_UNIT"
+                key, items = (
+                    "Children",
+                    [{"Id": o, "Type": "ORGANIZATIONAL_UNIT"} for o, p in org.parents.items() if p == parent],
+                )
+            return [{key: items[i : i + org.size]} for i in range(0, max(len(items), 1), org.size)]
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, str]]:
+    """OUs under the root or under earlier OUs (any depth), and accounts under the root or any OU."""
+    parents: dict[str, str] = {}
+    for n in range(draw(st.integers(0, 8))):
+        parents[f"ou-ab12-{n:08d}"] = draw(st.sampled_from(["r-ab12", *parents]))
+    holders = ["r-ab12", *parents]
+    accounts = {f"{n:012d}": draw(st.sampled_from(holders)) for n in range(draw(st.integers(0, 15)))}
+    return parents, accounts
+
+
+def under(node: str, parents: dict[str, str], holder: str) -> bool:
+    while holder != node and holder in parents:
+        holder = parents[holder]
+    return holder == node
+
+
+@settings(max_examples=150)
+@given(tree=trees(), size=st.integers(1, 4), data=st.data())
+def test_the_named_ous_give_every_account_under_them_once_at_any_depth_and_page_size(
+    tree: tuple[dict[str, str], dict[str, str]], size: int, data: st.DataObject
+) -> None:
+    parents, accounts = tree
+    named = data.draw(st.lists(st.sampled_from(["r-ab12", *parents]), max_size=3))
+    client = FakeOrganizations(parents, accounts, size)
+    spec = parse_input(org(include_ous=named), TaskSettings, env={}).accounts
+    assert isinstance(spec, OrganizationAccounts)
+
+    found = [m.account_id for m in listed(spec.organization, client)]
+
+    if not named:
+        assert sorted(found) == sorted(accounts)
+        assert client.calls == [("list_accounts", "")]
+        return
+    expected = {a for a, holder in accounts.items() if any(under(ou, parents, holder) for ou in named)}
+    assert sorted(found) == sorted(expected)
+    assert len(found) == len(set(found))
+    # each OU's listings are made once however many named OUs hold it
+    assert len(client.calls) == len(set(client.calls))
