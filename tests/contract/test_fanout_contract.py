@@ -34,7 +34,7 @@ def mapping_of(template: dict[str, Any], function_id: str) -> dict[str, Any]:
     return mapping
 
 
-def test_snapshot_rotation_and_the_resource_audit_can_fan_out(template: dict[str, Any]) -> None:
+def test_snapshot_rotation_can_fan_out(template: dict[str, Any]) -> None:
     assert "SnapshotRotationLambdaFunction" in fanning_out(template)
 
 
