@@ -33,6 +33,8 @@ tasks:
           policy: {name: new-york, volume_tag_key: Backup, period: hour, retention: {keep_last: 14}}
   log-etl:
     enabled: false
+  log-compaction:
+    enabled: false
 """
 
 
@@ -106,7 +108,7 @@ def test_deploy_from_a_configuration_file_then_invoke_local_runs_and_remove_dele
     assert f"devops-tasks-{STAGE}-resourceAudit" in deployed
     body = cfn.get_template(StackName=f"devops-tasks-{STAGE}")["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body  # boto3 decodes a JSON body itself
-    assert not [k for k in template["Resources"] if k.startswith("LogEtl")]
+    assert not [k for k in template["Resources"] if k.startswith(("LogEtl", "LogCompaction"))]
     assert not [k for k in resources if k.startswith("LogEtl")]
 
     # moto's CloudFormation does not create Scheduler schedules: read them from the deployed template

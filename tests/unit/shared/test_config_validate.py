@@ -29,6 +29,8 @@ tasks:
         timezone: America/New_York
   log-etl:
     enabled: false
+  log-compaction:
+    enabled: false
 """
 
 
@@ -59,6 +61,7 @@ def test_the_example_and_the_project_defaults_are_valid() -> None:
         "snapshot-rotation",
         "resource-audit",
         "log-etl",
+        "log-compaction",
         "artefact-mover",
         "lambda-housekeeping",
     }
@@ -123,7 +126,7 @@ def test_a_dr_region_botocore_does_not_know_is_refused_though_it_looks_like_one(
 def test_a_task_that_is_not_scheduled_takes_no_policies() -> None:
     text = GOOD + "  s3-upload-logger:\n    policies:\n      daily: {schedule: rate(1 day)}\n"
     problem = only(text)
-    assert (problem.line, problem.field) == (16, "tasks.s3-upload-logger.policies")
+    assert (problem.line, problem.field) == (18, "tasks.s3-upload-logger.policies")
     assert "not run on a schedule" in problem.message
 
 
