@@ -28,7 +28,7 @@ from shared.errors import english
 RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
 CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 POLICY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-TOP_KEYS = ("tasks",)
+TOP_KEYS = ("tasks", "chatops")
 TASK_KEYS = ("enabled", "policies")
 POLICY_KEYS = ("schedule", "timezone", "description", "enabled", "input")
 RESERVED_INPUT = "schedule"
@@ -199,6 +199,8 @@ class Checker:
             return
         top = data or {}
         self._keys(top, (), TOP_KEYS)
+        if "chatops" in top:
+            self.chatops(top["chatops"], tasks)
         configured = top.get("tasks") or {}
         if not self._mapping(configured, ("tasks",)):
             return
@@ -230,6 +232,26 @@ class Checker:
                         ("tasks", name),
                         f"needs {needed} (it works on its resources), which is disabled: disable it too",
                     )
+
+    def chatops(self, block: Any, tasks: Mapping[str, registry.FunctionInfo]) -> None:
+        """The chatops: block (who may plan and approve), with the ChatOps function's own model."""
+        from functions.chatops.models import ChatopsConfig
+
+        if not self._mapping(block, ("chatops",)):
+            return
+        try:
+            parsed = ChatopsConfig.model_validate(dict(block or {}))
+        except ValidationError as exc:
+            for item in exc.errors(include_url=False):
+                self.problem(("chatops", *item["loc"]), english(item, with_location=False))
+            return
+        for name in parsed.access:
+            if name not in tasks or tasks[name].policies is None:
+                plannable = sorted(n for n, i in tasks.items() if i.policies is not None and n != "chatops")
+                self.problem(
+                    ("chatops", "access", name),
+                    f"no task to plan{nearest(name, plannable)}; known: {', '.join(plannable)}",
+                )
 
     def task_policies(self, info: registry.FunctionInfo, policies: Any, path: Path_) -> None:
         if not self._mapping(policies, path):

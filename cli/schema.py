@@ -73,14 +73,27 @@ def config_schema(infos: list[registry.FunctionInfo]) -> dict[str, Any]:
         "title": "devops-tasks configuration (config/<stage>.yml)",
         "type": "object",
         "additionalProperties": False,
-        "properties": {"tasks": {"type": "object", "additionalProperties": False, "properties": tasks}},
+        "properties": {
+            "tasks": {"type": "object", "additionalProperties": False, "properties": tasks},
+            "chatops": {"$ref": f"{CHATOPS}.json", "description": "who may plan and approve what from Slack"},
+        },
     }
+
+
+CHATOPS = "chatops-config"
+"""The schema file of the configuration's chatops: block (config/load.js checks the block against it)."""
+
+
+def chatops_schema() -> dict[str, Any]:
+    from functions.chatops.models import ChatopsConfig
+
+    return {"$schema": DRAFT, **ChatopsConfig.model_json_schema()}
 
 
 def schemas() -> dict[str, dict[str, Any]]:
     """Every schema file of config/schema/, by file name."""
     infos = registry.functions()
-    found = {"config.json": config_schema(infos)}
+    found = {"config.json": config_schema(infos), f"{CHATOPS}.json": chatops_schema()}
     for info in infos:
         if info.policies is not None:
             found[f"{info.task_name}.json"] = input_schema(info)

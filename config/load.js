@@ -23,7 +23,9 @@ const CRON = /^cron\((\S+ ){5}\S+\)$/;
 const POLICY_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const TASK_KEYS = new Set(['enabled', 'policies']);
 const POLICY_KEYS = new Set(['schedule', 'timezone', 'description', 'enabled', 'input']);
-const RESERVED_INPUT = 'schedule'; // set by the schedule itself (policy name, scheduled time, execution id)
+const RESERVED_INPUT = 'schedule';
+const TOP_KEYS = ['tasks', 'chatops'];
+const CHATOPS_SCHEMA = 'chatops-config'; // config/schema/chatops-config.json, from the function's own model // set by the schedule itself (policy name, scheduled time, execution id)
 
 // CloudWatch evaluates an alarm over at most 7 days (1 day for periods under an hour).
 const MAX_WINDOW_S = 7 * 86400;
@@ -129,6 +131,21 @@ function checkPolicy(file, where, policy, validate) {
   };
 }
 
+/** The chatops: block (who may plan and approve what), checked with the ChatOps function's own model's schema. */
+function checkChatops(file, block, validate) {
+  if (block === null || typeof block !== 'object' || Array.isArray(block)) fail(file, 'chatops', 'must be a mapping');
+  if (validate && !validate(block)) {
+    const first = validate.errors[0];
+    const parts = first.instancePath.split('/').slice(1);
+    let message = first.message;
+    if (first.keyword === 'additionalProperties') {
+      parts.push(first.params.additionalProperty);
+      message = 'unknown field';
+    }
+    fail(file, ['chatops', ...parts].join('.'), `${message} (devops-tasks validate ${file} says more)`);
+  }
+}
+
 /**
  * The effective configuration: for every task, whether it is deployed and its policies (name -> policy).
  * `data` is the parsed configuration file (null when there is none).
@@ -138,8 +155,9 @@ function effective(all, data, file, validators = {}) {
   if (data !== null && (typeof data !== 'object' || Array.isArray(data))) fail(file, '(top)', 'must be a mapping');
   const top = data || {};
   for (const key of Object.keys(top)) {
-    if (key !== 'tasks') fail(file, key, 'unknown field (known: tasks)');
+    if (!TOP_KEYS.includes(key)) fail(file, key, `unknown field (known: ${TOP_KEYS.join(', ')})`);
   }
+  if (top.chatops !== undefined) checkChatops(file, top.chatops, validators[CHATOPS_SCHEMA]);
   const configured = top.tasks || {};
   if (typeof configured !== 'object' || Array.isArray(configured)) fail(file, 'tasks', 'must be a mapping');
   for (const name of Object.keys(configured)) {
@@ -459,8 +477,39 @@ function build({ stage, service = 'devops-tasks', env = process.env, root = ROOT
     Object.assign(outputs, (task.resources && task.resources.Outputs) || {});
   }
   const resources = withOkActions({ ...taskResources, ...scheduleResources(stage, service, config) });
+  if (functions.chatops) wireChatops(functions, resources, config, (data && data.chatops) || {}, service, stage);
   if (resources.ScheduleGroup) outputs.ScheduleGroupName = { Value: { Ref: 'ScheduleGroup' } };
   return { source: shown, config, functions, resources: { Resources: resources, Outputs: outputs } };
+}
+
+/**
+ * ChatOps reaches the tasks only by invoking their functions: it is given the deployed, scheduled tasks' function
+ * names, lambda:InvokeFunction on exactly those, and the configuration's chatops: block (who may plan and approve).
+ */
+function wireChatops(functions, resources, config, chatops, service, stage) {
+  const names = {};
+  const arns = [];
+  for (const { task, enabled } of config) {
+    if (!enabled || !task.schedulable || task.name === 'chatops') continue;
+    for (const [key, fn] of Object.entries(task.functions)) {
+      names[task.name] = fn.name || `${service}-${stage}-${key}`;
+      arns.push({ 'Fn::GetAtt': [naming.getLambdaLogicalId(key), 'Arn'] });
+    }
+  }
+  const fn = { ...functions.chatops };
+  fn.environment = {
+    ...fn.environment,
+    DEVOPS_TASKS_CHATOPS_FUNCTIONS: JSON.stringify(names),
+    DEVOPS_TASKS_CHATOPS_CONFIG: JSON.stringify(chatops),
+  };
+  functions.chatops = fn;
+  const role = JSON.parse(JSON.stringify(resources.ChatopsRole));
+  for (const policy of role.Properties.Policies) {
+    for (const statement of policy.PolicyDocument.Statement) {
+      if (statement.Sid === 'InvokeTasks') statement.Resource = [...statement.Resource, ...arns];
+    }
+  }
+  resources.ChatopsRole = role;
 }
 
 const cache = new Map();
