@@ -100,9 +100,14 @@ def test_the_loader_deploys_what_validate_reads_in_the_example() -> None:
         assert sent == policy.input
     assert "logEtl" not in built["functions"], "log-etl is disabled in the example"
     assert not [k for k in built["resources"]["Resources"] if k.startswith("LogEtl")]
-    assert {"snapshotRotation", "resourceAudit", "artefactMover", "s3UploadLogger", "lambdaHousekeeping"} == set(
-        built["functions"]
-    )
+    assert {
+        "snapshotRotation",
+        "resourceAudit",
+        "artefactMover",
+        "s3UploadLogger",
+        "lambdaHousekeeping",
+        "chatops",
+    } == set(built["functions"])
 
 
 def test_without_a_file_the_loader_deploys_every_task_with_its_defaults(tmp_path: Path) -> None:

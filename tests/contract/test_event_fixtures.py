@@ -12,8 +12,10 @@ import pytest
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
+    LambdaFunctionUrlModel,
     S3EventNotificationEventBridgeModel,
     S3Model,
+    SnsModel,
     SqsModel,
 )
 
@@ -24,6 +26,10 @@ FIXTURES = sorted(p for p in EVENTS.rglob("*.json") if "invalid" not in p.parts)
 
 
 def kind(event: dict[str, Any]) -> str:
+    if "requestContext" in event and event.get("version") == "2.0":
+        return "function-url"
+    if "Records" in event and event["Records"][0].get("EventSource") == "aws:sns":
+        return "sns"
     if "Records" in event:
         return "sqs" if event["Records"][0].get("eventSource") == "aws:sqs" else "s3"
     if "detail-type" in event:
@@ -61,6 +67,10 @@ def test_event_fixture_is_an_accepted_shape(path: Path) -> None:
         parse(
             event=event, model=S3EventNotificationEventBridgeModel if event["source"] == "aws.s3" else EventBridgeModel
         )
+    elif shape == "function-url":
+        parse(event=event, model=LambdaFunctionUrlModel)
+    elif shape == "sns":
+        parse(event=event, model=SnsModel)
     elif shape == "payload":
         task = importlib.import_module(f"functions.{path.parent.name}.task")
         parse_input(event, task.TASK.params_model, env={})
