@@ -157,8 +157,9 @@ class ChatOps:
             elif parsed.verb == "report":
                 respond(**views.message(views.audit_blocks(self.tasks, now, self.region)))
         except (TaskError, KeyError, ValueError) as exc:
-            logger.warning("chat command failed", command=command.get("text", ""), error=str(exc))
-            respond(text=f":x: {exc}", response_type="ephemeral")
+            why = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            logger.warning("chat command failed", command=command.get("text", ""), error=why)
+            respond(text=f":x: {why}", response_type="ephemeral")
 
     def _plan(self, parsed: commands.Command, user: str, channel: str | None, respond: Callable[..., Any]) -> None:
         assert parsed.task is not None
