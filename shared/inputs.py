@@ -159,6 +159,22 @@ class ScheduledBy(BaseModel):
     execution_id: str | None = Field(default=None, description="EventBridge Scheduler's id of this invocation")
 
 
+class ApprovedBy(BaseModel):
+    """Who asked for and who approved the plan this run carries out (ChatOps sets it); recorded in the report.
+
+    An audit record, not a permission: whoever may invoke the function may run it with any input."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    via: Literal["slack"] = "slack"
+    plan_id: str = Field(pattern=r"^[a-f0-9]{32}$")
+    digest: str = Field(pattern=r"^[a-f0-9]{64}$", description="SHA-256 of the planned actions that were shown")
+    requested_by: str = Field(max_length=64)
+    approved_by: str = Field(max_length=64)
+    approved_at: str = Field(max_length=64, description="ISO 8601")
+    channel: str | None = Field(default=None, max_length=64)
+
+
 MAX_REGIONS = 64
 """More than any partition has (botocore knows 37 regions in ``aws``)."""
 MAX_ACCOUNTS = 1000
@@ -241,6 +257,9 @@ class TaskSettings(BaseModel):
     )
     max_workers: int = Field(default=8, ge=1, le=64)
     schedule: ScheduledBy | None = Field(default=None, description="set by the schedule that started the run")
+    approval: ApprovedBy | None = Field(
+        default=None, description="set by ChatOps: the approved plan this run carries out"
+    )
     rate_limits: RateLimits = Field(
         default_factory=dict,
         max_length=100,

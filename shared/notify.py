@@ -21,6 +21,11 @@ def summary_text(report: RunReport) -> str:
         f"run {report.run_id}, started {report.started_at.isoformat()}",
         f"totals: {totals}",
     ]
+    if report.approval:
+        lines.append(
+            f"approved by {report.approval['approved_by']} (asked by {report.approval['requested_by']}, "
+            f"plan {report.approval['plan_id']}, digest {report.approval['digest'][:12]})"
+        )
     lines.extend(report.notes)
     if report.location:
         lines.append(f"report: {report.location}")

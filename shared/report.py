@@ -96,6 +96,7 @@ class RunReport(BaseModel):
     complete: bool = True
     units: list[UnitResult] = Field(default_factory=list)
     location: str | None = None
+    approval: dict[str, Any] | None = Field(default=None, description="who asked for and approved this run (ChatOps)")
     notes: list[str] = Field(default_factory=list, description="headline lines a task adds for people (SNS, CLI)")
     links: dict[str, str] = Field(
         default_factory=dict, description="other artefacts of the run, by name; may hold presigned URLs: never logged"
@@ -146,6 +147,7 @@ class RunReport(BaseModel):
             ],
             "failures": [f.model_dump() for f in self.failures[:20]],
             "location": self.location,
+            "approval": self.approval,
             "notes": self.notes,
         }
 

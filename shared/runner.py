@@ -75,6 +75,9 @@ def execute(
     now = clock()
     budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
     report = RunReport(task=task.name, run_id=run_id, dry_run=params.dry_run, started_at=now, complete=False)
+    if params.approval is not None:
+        report.approval = params.approval.model_dump()
+        logger.append_keys(plan_id=params.approval.plan_id, approved_by=params.approval.approved_by)
     logger.info("run started", task=task.name, dry_run=params.dry_run)
 
     checked = check_destinations(report, params, clients)
@@ -182,7 +185,7 @@ def start_run(context: Any) -> str:
     metadata."""
     request_id = str(getattr(context, "aws_request_id", "") or "")
     run_id = run_id_for(request_id) if request_id else str(uuid.uuid4())
-    logger.remove_keys(["policy", "schedule_execution_id"])
+    logger.remove_keys(["policy", "schedule_execution_id", "plan_id", "approved_by"])
     logger.append_keys(run_id=run_id)
     logger.set_correlation_id(run_id)
     metrics.add_metadata(key="run_id", value=run_id)

@@ -16,18 +16,34 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.awsrequest import AWSResponse
 
+from functions.chatops import handler as chatops_handler
+from functions.chatops.app import ChatOps
+from functions.chatops.models import Audience, ChatopsConfig, ChatopsSettings, TaskAccess
+from functions.chatops.secrets import Secrets
+from functions.snapshot_rotation.handler import handler as snapshot_handler
+from shared.aws import Clients
 from tests.faults import _api_params, _events
-from tests.helpers import FakeContext
+from tests.helpers import REGION, FakeContext
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
 CHATOPS_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:devops-tasks-test-chatops"
+
+BUCKET = "devops-tasks-reports"
+SNAPSHOT_FN = "devops-tasks-test-snapshotRotation"
+GROUP = "devops-tasks-test"
+PLANNER, APPROVER, OTHER = "U0PLANNER", "U0APPROVER", "U0OTHER"
 
 
 def sign(secret: str, body: str, timestamp: int) -> str:
@@ -224,3 +240,139 @@ class FakeLambda:
 
     def task_invocations(self) -> list[tuple[str, dict[str, Any]]]:
         return [(name, payload) for name, kind, payload in self.invoked if kind == "RequestResponse"]
+
+
+@dataclass
+class Rig:
+    slack: FakeSlack
+    lam: FakeLambda
+    calls: list[tuple[str, str]]
+    session: boto3.Session
+    now: list[datetime] = field(default_factory=lambda: [datetime.now(UTC)])
+    config: ChatopsConfig = field(default_factory=ChatopsConfig)
+    _parts: list[tuple[Clients, Secrets]] = field(default_factory=list)
+
+    def settings(self) -> ChatopsSettings:
+        return ChatopsSettings(
+            config=self.config,
+            functions={"snapshot-rotation": SNAPSHOT_FN},
+            schedule_group=GROUP,
+            report_bucket=BUCKET,
+            signing_secret_parameter="/devops-tasks/test/chatops/signing-secret",
+            bot_token_parameter="/devops-tasks/test/chatops/bot-token",
+            slack_api_url=self.slack.api,
+        )
+
+    def app(self) -> ChatOps:
+        """The app as one invocation builds it; clients and secrets live as long as the execution environment."""
+        settings = self.settings()
+        if not self._parts:
+            clients = Clients(session=self.session)
+            secrets = Secrets(
+                clients.client("ssm"),
+                signing_secret=settings.signing_secret_parameter,
+                bot_token=settings.bot_token_parameter,
+            )
+            self.lam.attach(clients.client("lambda"))
+            self._parts.append((clients, secrets))
+        clients, secrets = self._parts[0]
+        return chatops_handler.build(settings, clients, secrets, clock=lambda: self.now[0])
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = FakeContext(function_name="devops-tasks-test-chatops", invoked_function_arn=CHATOPS_ARN)
+        return self.app().handle(event, context)
+
+    def deliver(self) -> int:
+        """Lambda delivers the queued lazy-listener invocations (each a new request to the app)."""
+        return self.lam.deliver(lambda event, context: self.app().handle(event, context))
+
+    def aws_calls(self) -> list[tuple[str, str]]:
+        return list(self.calls)
+
+
+def rig_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """The estate ChatOps works in (against whatever endpoint boto3 is pointed at), and the doubles around it."""
+    parameters.clear_caches()
+    monkeypatch.setenv("DEVOPS_TASKS_REPORT_BUCKET", BUCKET)
+    setup = boto3.Session(region_name=REGION)
+    setup.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    ssm = setup.client("ssm")
+    ssm.put_parameter(Name="/devops-tasks/test/chatops/signing-secret", Value=SECRET, Type="SecureString")
+    ssm.put_parameter(Name="/devops-tasks/test/chatops/bot-token", Value=TOKEN, Type="SecureString")
+    scheduler = setup.client("scheduler")
+    scheduler.create_schedule_group(Name=GROUP)
+    daily = {
+        "regions": [REGION],
+        "policy": {
+            "name": "default",
+            "volume_tag_key": "Backup",
+            "volume_tag_values": ["true"],
+            "retention": {"keep_last": 1},
+        },
+    }
+    scheduler.create_schedule(
+        Name="snapshot-rotation-daily",
+        GroupName=GROUP,
+        ScheduleExpression="cron(15 3 * * ? *)",
+        ScheduleExpressionTimezone="UTC",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:{SNAPSHOT_FN}",
+            "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+            "Input": json.dumps(daily | {"schedule": {"policy": "daily"}}),
+        },
+    )
+    calls: list[tuple[str, str]] = []
+    session = boto3.Session(region_name=REGION)
+    session.events.register(
+        "before-call", lambda model, **_: calls.append((model.service_model.service_name, model.name))
+    )
+    slack = FakeSlack(groups={"S0APPROVERS": [APPROVER]})
+    lam = FakeLambda({SNAPSHOT_FN: snapshot_handler})
+    yield Rig(slack=slack, lam=lam, calls=calls, session=session)
+    slack.close()
+    parameters.clear_caches()
+
+
+# ---- a conversation ------------------------------------------------------------------------------------
+
+
+def volume(name: str) -> str:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    tags = [{"Key": "Backup", "Value": "true"}, {"Key": "Name", "Value": name}]
+    created = ec2.create_volume(
+        AvailabilityZone=f"{REGION}a", Size=1, TagSpecifications=[{"ResourceType": "volume", "Tags": tags}]
+    )
+    return str(created["VolumeId"])
+
+
+def snapshots() -> int:
+    return len(boto3.client("ec2", region_name=REGION).describe_snapshots(OwnerIds=["self"])["Snapshots"])
+
+
+def configure(rig: Rig) -> None:
+    rig.config = ChatopsConfig(access={"snapshot-rotation": TaskAccess(approve=Audience(groups=["S0APPROVERS"]))})
+
+
+def plan_message(rig: Rig, text: str = "plan snapshot-rotation daily") -> dict[str, Any]:
+    """The plan message posted to the command's response_url, after Lambda ran the lazy listener."""
+    url = rig.slack.response_url()
+    ack = rig.handle(url_event(command_body(text, user=PLANNER, response_url=url)))
+    assert ack["statusCode"] == 200
+    assert rig.deliver() == 1
+    (posted,) = rig.slack.responses()
+    return posted
+
+
+def button(message: dict[str, Any], action: str) -> str:
+    (actions,) = [b for b in message["blocks"] if b["type"] == "actions"]
+    (button,) = [e for e in actions["elements"] if e["action_id"] == action]
+    return str(button["value"])
+
+
+def click(rig: Rig, action: str, value: str, user: str = APPROVER) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    before = len(rig.slack.responses())
+    body = action_body(action, value, user=user, response_url=rig.slack.response_url())
+    ack = rig.handle(url_event(body))
+    rig.deliver()
+    return ack, rig.slack.responses()[before:]

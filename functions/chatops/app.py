@@ -349,7 +349,7 @@ class ChatOps:
 
     def _audit(self, approval: dict[str, Any]) -> dict[str, Any]:
         """What the run's input carries of the approval, so that the run's own report records it."""
-        return {}
+        return {"approval": approval}
 
     def _ack_cancel(
         self, ack: Callable[..., None], body: dict[str, Any], context: BoltContext, client: WebClient

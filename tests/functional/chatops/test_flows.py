@@ -5,66 +5,23 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import boto3
 
-from functions.chatops.models import Audience, ChatopsConfig, TaskAccess
-from tests.chatops_support import action_body, command_body, url_event
+from tests.chatops_support import button, click, configure, plan_message, snapshots, volume
 from tests.functional.chatops.conftest import APPROVER, BUCKET, PLANNER, SNAPSHOT_FN, Rig
 from tests.helpers import REGION
 
 
-def _volume(name: str) -> str:
-    ec2 = boto3.client("ec2", region_name=REGION)
-    tags = [{"Key": "Backup", "Value": "true"}, {"Key": "Name", "Value": name}]
-    created = ec2.create_volume(
-        AvailabilityZone=f"{REGION}a", Size=1, TagSpecifications=[{"ResourceType": "volume", "Tags": tags}]
-    )
-    return str(created["VolumeId"])
-
-
-def _snapshots() -> int:
-    return len(boto3.client("ec2", region_name=REGION).describe_snapshots(OwnerIds=["self"])["Snapshots"])
-
-
-def _configure(rig: Rig) -> None:
-    rig.config = ChatopsConfig(access={"snapshot-rotation": TaskAccess(approve=Audience(groups=["S0APPROVERS"]))})
-
-
-def _plan(rig: Rig, text: str = "plan snapshot-rotation daily") -> dict[str, Any]:
-    """The plan message posted to the command's response_url, after Lambda ran the lazy listener."""
-    url = rig.slack.response_url()
-    ack = rig.handle(url_event(command_body(text, user=PLANNER, response_url=url)))
-    assert ack["statusCode"] == 200
-    assert rig.deliver() == 1
-    (posted,) = rig.slack.responses()
-    return posted
-
-
-def _button(message: dict[str, Any], action: str) -> str:
-    (actions,) = [b for b in message["blocks"] if b["type"] == "actions"]
-    (button,) = [e for e in actions["elements"] if e["action_id"] == action]
-    return str(button["value"])
-
-
-def _click(rig: Rig, action: str, value: str, user: str = APPROVER) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    before = len(rig.slack.responses())
-    body = action_body(action, value, user=user, response_url=rig.slack.response_url())
-    ack = rig.handle(url_event(body))
-    rig.deliver()
-    return ack, rig.slack.responses()[before:]
-
-
 def test_plan_posts_a_summary_with_counts_reasons_a_link_and_approve_and_cancel_buttons(rig: Rig) -> None:
-    _configure(rig)
-    volume = _volume("db")
-    posted = _plan(rig)
+    configure(rig)
+    vol = volume("db")
+    posted = plan_message(rig)
     assert posted["response_type"] == "in_channel", "others must see it to approve it (four eyes)"
     texts = json.dumps(posted["blocks"])
     assert posted["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Plan: snapshot-rotation"}}
     assert f"*snapshot-rotation policy `daily`* planned by <@{PLANNER}>: *1 actions* (1 create)" in texts
-    assert f"`create` {volume} ({REGION})" in texts
+    assert f"`create` {vol} ({REGION})" in texts
     assert "full report>" in texts
     assert [e["text"]["text"] for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         "Approve",
@@ -76,18 +33,18 @@ def test_plan_posts_a_summary_with_counts_reasons_a_link_and_approve_and_cancel_
     assert payload["dry_run"] is True
     assert payload["policy"]["retention"] == {"keep_last": 1}
     assert "schedule" not in payload
-    assert _snapshots() == 0
+    assert snapshots() == 0
 
 
 def test_approve_recomputes_the_plan_runs_it_for_real_and_posts_the_result(rig: Rig) -> None:
-    _configure(rig)
-    _volume("db")
-    value = _button(_plan(rig), "approve")
-    ack, posted = _click(rig, "approve", value)
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    ack, posted = click(rig, "approve", value)
     assert ack["statusCode"] == 200
     kinds = [p["dry_run"] for _, p in rig.lam.task_invocations()]
     assert kinds == [True, True, False], "plan, the plan again at approval, then the run"
-    assert _snapshots() == 1
+    assert snapshots() == 1
     assert posted[0]["replace_original"] is True, "the buttons are gone once approved"
     result = json.dumps(posted[-1]["blocks"])
     assert f"approved by <@{APPROVER}>: *succeeded*" in result
@@ -101,60 +58,60 @@ def test_approve_recomputes_the_plan_runs_it_for_real_and_posts_the_result(rig: 
 
 
 def test_a_replayed_approval_is_refused_and_runs_nothing(rig: Rig) -> None:
-    _configure(rig)
-    _volume("db")
-    value = _button(_plan(rig), "approve")
-    _click(rig, "approve", value)
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    click(rig, "approve", value)
     runs = len(rig.lam.task_invocations())
-    ack, posted = _click(rig, "approve", value, user=APPROVER)
+    ack, posted = click(rig, "approve", value, user=APPROVER)
     assert ack["statusCode"] == 200
     assert [p["text"] for p in posted] == [
         f":x: plan `{json.loads(value)['p']}` was already approved or cancelled: plan again"
     ]
     assert len(rig.lam.task_invocations()) == runs, "no dry run and no run"
-    assert _snapshots() == 1
+    assert snapshots() == 1
 
 
 def test_when_the_estate_changes_between_plan_and_approval_the_run_is_refused(rig: Rig) -> None:
-    _configure(rig)
-    _volume("db")
-    value = _button(_plan(rig), "approve")
-    _volume("another")  # two snapshots would now be made, not the one that was shown
-    _, posted = _click(rig, "approve", value)
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    volume("another")  # two snapshots would now be made, not the one that was shown
+    _, posted = click(rig, "approve", value)
     assert "was not run: the plan is no longer the one shown (2 actions now)" in posted[-1]["text"]
     assert [p["dry_run"] for _, p in rig.lam.task_invocations()] == [True, True]
-    assert _snapshots() == 0
+    assert snapshots() == 0
 
 
 def test_a_button_that_outlives_its_plan_record_is_refused_by_the_record(rig: Rig) -> None:
-    _configure(rig)
-    _volume("db")
-    value = json.loads(_button(_plan(rig), "approve"))
+    configure(rig)
+    volume("db")
+    value = json.loads(button(plan_message(rig), "approve"))
     rig.now[0] += timedelta(minutes=16)  # the button's expiry is checked in the ack, the record's in the work
     value["e"] += 3600
-    _, posted = _click(rig, "approve", json.dumps(value))
+    _, posted = click(rig, "approve", json.dumps(value))
     assert "expired at" in posted[-1]["text"]
     assert [p["dry_run"] for _, p in rig.lam.task_invocations()] == [True]
 
 
 def test_after_a_cancel_the_plan_cannot_be_approved(rig: Rig) -> None:
-    _configure(rig)
-    _volume("db")
-    value = _button(_plan(rig), "approve")
-    _, cancelled = _click(rig, "cancel", value, user=PLANNER)
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    _, cancelled = click(rig, "cancel", value, user=PLANNER)
     assert cancelled[-1]["text"].startswith(":no_entry_sign: snapshot-rotation plan")
-    _, posted = _click(rig, "approve", value)
+    _, posted = click(rig, "approve", value)
     assert "already approved or cancelled" in posted[-1]["text"]
-    assert _snapshots() == 0
+    assert snapshots() == 0
 
 
 def test_a_plan_with_nothing_to_do_has_no_buttons(rig: Rig) -> None:
-    posted = _plan(rig)
+    posted = plan_message(rig)
     assert not [b for b in posted["blocks"] if b["type"] == "actions"]
     assert "*0 actions* (nothing to do)" in json.dumps(posted["blocks"])
 
 
 def test_an_unknown_policy_is_answered_with_the_reason(rig: Rig) -> None:
-    posted = _plan(rig, "plan snapshot-rotation weekly")
+    posted = plan_message(rig, "plan snapshot-rotation weekly")
     assert posted["text"] == ":x: snapshot-rotation has no policy 'weekly'"
     assert rig.lam.task_invocations() == []
