@@ -141,6 +141,7 @@ class FakeSlack:
     def __init__(self, groups: dict[str, list[str]] | None = None) -> None:
         self.groups = groups or {}
         self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.auth: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         fake = self
 
@@ -153,6 +154,7 @@ class FakeSlack:
                     data = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
                 with fake._lock:
                     fake.posts.append((self.path, data))
+                    fake.auth.append((self.path, self.headers.get("authorization")))
                 if self.path == "/api/usergroups.users.list":
                     answer: Any = {"ok": True, "users": fake.groups.get(data.get("usergroup", ""), [])}
                 elif self.path.startswith("/api/"):
