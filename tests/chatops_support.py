@@ -252,12 +252,13 @@ class Rig:
     session: boto3.Session
     now: list[datetime] = field(default_factory=lambda: [datetime.now(UTC)])
     config: ChatopsConfig = field(default_factory=ChatopsConfig)
+    functions: dict[str, str] = field(default_factory=lambda: {"snapshot-rotation": SNAPSHOT_FN})
     _parts: list[tuple[Clients, Secrets]] = field(default_factory=list)
 
     def settings(self) -> ChatopsSettings:
         return ChatopsSettings(
             config=self.config,
-            functions={"snapshot-rotation": SNAPSHOT_FN},
+            functions=self.functions,
             schedule_group=GROUP,
             report_bucket=BUCKET,
             signing_secret_parameter="/devops-tasks/test/chatops/signing-secret",
