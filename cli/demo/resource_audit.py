@@ -62,6 +62,7 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
     base = ec2.create_image(InstanceId=builder, Name=f"base-{region}")["ImageId"]
     stale = ec2.create_image(InstanceId=builder, Name=f"stale-{region}")["ImageId"]
     backend.amis[stale].creation_date = _old(now, 400)
+    ec2.modify_image_attribute(ImageId=stale, LaunchPermission={"Add": [{"Group": "all"}]})
     ec2.terminate_instances(InstanceIds=[builder])
     ids |= {"ami_pass": base, "ami_fail": stale}
 
@@ -99,6 +100,9 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
     gone = ec2.create_volume(AvailabilityZone=az, Size=8)["VolumeId"]
     orphan = ec2.create_snapshot(VolumeId=gone, Description="of a deleted volume")["SnapshotId"]
     ec2.delete_volume(VolumeId=gone)
+    ec2.modify_snapshot_attribute(
+        SnapshotId=orphan, Attribute="createVolumePermission", OperationType="add", UserIds=[OUTSIDER]
+    )
     ids |= {"snapshot_pass": fresh, "snapshot_fail": aged, "snapshot_orphan": orphan}
 
     used_ip = ec2.allocate_address(Domain="vpc")["AllocationId"]
@@ -106,11 +110,58 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
     idle_ip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     ids |= {"eip_pass": used_ip, "eip_fail": idle_ip}
 
+    ids |= seed_rds(client, region)
+    ids |= seed_keys_and_flow_logs(client, account, region)
+
     logs.create_log_group(logGroupName=f"/app/{region}/kept")
     logs.put_retention_policy(logGroupName=f"/app/{region}/kept", retentionInDays=30)
     logs.create_log_group(logGroupName=f"/app/{region}/forever")
     ids |= {"log_pass": f"/app/{region}/kept", "log_fail": f"/app/{region}/forever"}
     return ids | seed_lambda(client, region)
+
+
+def seed_keys_and_flow_logs(client: ClientFactory, account: str, region: str) -> dict[str, str]:
+    """KMS keys: one rotated, one not, one scheduled for deletion; a VPC with a flow log (the default VPC has none)."""
+    kms, ec2 = client("kms", region), client("ec2", region)
+    rotated = kms.create_key(Description="orders data")["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=rotated)
+    unrotated = kms.create_key(Description="legacy data")["KeyMetadata"]["KeyId"]
+    doomed = kms.create_key(Description="retired")["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_flow_logs(
+        ResourceIds=[vpc],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="cloud-watch-logs",
+        LogGroupName=f"/vpc/{region}/flow-logs",
+        DeliverLogsPermissionArn=f"arn:aws:iam::{account}:role/flow-logs",
+    )
+    default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    return {"key_pass": rotated, "key_fail": unrotated, "key_doomed": doomed, "vpc_pass": vpc, "vpc_fail": default}
+
+
+OUTSIDER = "999988887777"
+"""An account outside the organization (and outside the audit)."""
+
+
+def seed_rds(client: ClientFactory, region: str) -> dict[str, str]:
+    """A private, encrypted, backed-up database with an unshared snapshot; a public, unencrypted one without
+    backups whose snapshot is shared outside the organization."""
+    rds = client("rds", region)
+    base = {"DBInstanceClass": "db.t4g.micro", "Engine": "postgres", "AllocatedStorage": 20,
+            "MasterUsername": "app", "MasterUserPassword": "not-a-real-secret-1"}  # fmt: skip
+    good, bad = f"orders-{region}", f"legacy-{region}"
+    rds.create_db_instance(DBInstanceIdentifier=good, StorageEncrypted=True, PubliclyAccessible=False,
+                           BackupRetentionPeriod=7, **base)  # fmt: skip
+    rds.create_db_instance(DBInstanceIdentifier=bad, StorageEncrypted=False, PubliclyAccessible=True,
+                           BackupRetentionPeriod=0, **base)  # fmt: skip
+    rds.create_db_snapshot(DBSnapshotIdentifier=f"{good}-manual", DBInstanceIdentifier=good)
+    rds.create_db_snapshot(DBSnapshotIdentifier=f"{bad}-manual", DBInstanceIdentifier=bad)
+    rds.modify_db_snapshot_attribute(
+        DBSnapshotIdentifier=f"{bad}-manual", AttributeName="restore", ValuesToAdd=[OUTSIDER]
+    )
+    return {"db_pass": good, "db_fail": bad, "db_snapshot_pass": f"{good}-manual", "db_snapshot_fail": f"{bad}-manual"}
 
 
 def _zip() -> bytes:
@@ -216,22 +267,28 @@ def seed_account(client: ClientFactory, account: str, region: str, now: datetime
             k.create_date = _old(now, 200)
     iam.create_user(UserName="bob")
     iam.create_access_key(UserName="bob")
-    return {"bucket_pass": good, "bucket_fail": bad, "user_fail": "alice", "user_pass": "bob"}
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.create_group(GroupName="ops")
+    iam.put_group_policy(GroupName="ops", PolicyName="everything", PolicyDocument=json.dumps(admin))
+    return {"bucket_pass": good, "bucket_fail": bad, "user_fail": "alice", "user_pass": "bob", "group_fail": "ops"}
 
 
 ROOT_ROW = (
-    "<root_account>,arn:aws:iam::{account}:root,2020-01-01T00:00:00+00:00,not_supported,no_information,"
+    "<root_account>,arn:aws:iam::{account}:root,2020-01-01T00:00:00+00:00,not_supported,{used},"
     "not_supported,not_supported,{mfa},{keys},2020-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,"
     "false,N/A,false,N/A\n"
 )
 
 
 @contextmanager
-def moto_audit_shims(root: dict[str, tuple[bool, bool]] | None = None) -> Iterator[None]:
+def moto_audit_shims(
+    root: dict[str, tuple[bool, bool]] | None = None, root_used: dict[str, datetime] | None = None
+) -> Iterator[None]:
     """Make moto answer two calls as AWS does (production code stays as it is for real AWS):
 
     - ``DescribeSnapshots(RestorableByUserIds=['all'])`` lists only public snapshots (moto ignores the filter);
-    - the credential report has a ``<root_account>`` row (moto's has none): ``root[account] = (mfa, keys)``;
+    - the credential report has a ``<root_account>`` row (moto's has none): ``root[account] = (mfa, keys)``, its
+      password last used ``root_used[account]`` (else never: ``no_information``);
     - S3 Control calls reach a local endpoint: botocore puts the account id in front of the host
       (``123456789012.127.0.0.1``), which only resolves on AWS; it is taken off again for local hosts.
     """
@@ -261,7 +318,9 @@ def moto_audit_shims(root: dict[str, tuple[bool, bool]] | None = None) -> Iterat
             return report
         mfa, keys = root[self.account_id]
         header, rest = report.split("\n", 1)
-        row = ROOT_ROW.format(account=self.account_id, mfa=str(mfa).lower(), keys=str(keys).lower())
+        when = (root_used or {}).get(self.account_id)
+        used = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if when else "no_information"
+        row = ROOT_ROW.format(account=self.account_id, mfa=str(mfa).lower(), keys=str(keys).lower(), used=used)
         return f"{header}\n{row}{rest}"
 
     original_send = URLLib3Session.send
@@ -306,6 +365,7 @@ def run(env: DemoEnv) -> None:
         for region in regions:
             seed_region(client, env.account, region, now)
         client("ec2", env.region).enable_ebs_encryption_by_default()
+        client("guardduty", env.region).create_detector(Enable=True)
         seed_account(client, env.account, env.region, now, hardened=False)
         env.console.print(f"seeded an estate in {', '.join(regions)}: a failing and a passing resource per check")
 

@@ -26,6 +26,9 @@ class CheckInfo(BaseModel):
     severity: Severity
     scope: str
     remediation: str
+    link: str = Field(default="", description="the AWS documentation page on fixing it")
+    cis: list[str] = Field(default_factory=list, description="CIS AWS Foundations Benchmark v3.0.0 controls")
+    prowler: list[str] = Field(default_factory=list, description="the nearest Prowler check ids")
 
 
 class Finding(BaseModel):
@@ -112,6 +115,9 @@ class PriceSource(BaseModel):
     source: str
     as_of: str
     note: str
+    refresh_problem: str | None = Field(
+        default=None, description="why the asked-for Price List refresh did not happen (the shipped table is used)"
+    )
 
 
 class AuditReport(BaseModel):

@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.resource_audit import inventory_lambda
+from functions.resource_audit import inventory_lambda, inventory_services
 from functions.resource_audit.checks.base import Inventory, SourceError, flag
 from functions.resource_audit.checks.s3 import CANCELS, cancels_all, effective
 from shared.aws import Clients, error_code
@@ -132,16 +132,29 @@ def prefix_lists(ec2: Any, groups: list[dict[str, Any]]) -> dict[str, Any]:
     return {pl: [e["Cidr"] for e in entries] if isinstance(entries, list) else entries for pl, entries in read.items()}
 
 
-DERIVED = {"prefix_lists": "security_groups"} | dict.fromkeys(inventory_lambda.PER_FUNCTION, "lambda_functions")
+DERIVED = (
+    {"prefix_lists": "security_groups"}
+    | dict.fromkeys(inventory_lambda.PER_FUNCTION, "lambda_functions")
+    | inventory_services.DERIVED
+)
 """Sources read from another source's listing, after it (and not at all when it failed)."""
 
 
-def regional(clients: Clients, account: str, region: str, needs: Iterable[str]) -> Inventory:
-    """The listings of one (account, region) that the enabled checks need."""
+def regional(
+    clients: Clients,
+    account: str,
+    region: str,
+    needs: Iterable[str],
+    given: Mapping[str, Callable[[], Any]] | None = None,
+) -> Inventory:
+    """The listings of one (account, region) that the enabled checks need; ``given``: sources the run reads once
+    for every unit (the organization's accounts)."""
     inv = Inventory(account=account, region=region, partition=partition_of(region))
     ec2 = clients.client("ec2", region)
     listers = _regional_listers(ec2, clients.client("logs", region))
     listers["prefix_lists"] = lambda: prefix_lists(ec2, inv.data["security_groups"])
+    listers |= inventory_services.listers(clients, region, inv)
+    listers |= dict(given or {})
     if any(name.startswith("lambda_") for name in needs):
         listers |= inventory_lambda.listers(clients.client("lambda", region), inv)
     for name in sorted(needs, key=lambda n: (n in DERIVED, n)):
@@ -180,6 +193,8 @@ def account_wide(
             _fetch(inv, "root", lambda: _root(iam, inv))
     if "password_policy" in needs:
         _fetch(inv, "password_policy", lambda: _password_policy(iam))
+    if "authorization_details" in needs:
+        _fetch(inv, "authorization_details", lambda: authorization_details(iam))
     if "trails" in needs:
         _fetch(inv, "trails", lambda: _trails(clients, home_region))
     return inv
@@ -327,7 +342,43 @@ def credential_report(iam: Any, sleep: Callable[[float], None]) -> list[dict[str
                 raise
             sleep(min(2.0 * (attempt + 1), 10.0))
     text = content.decode() if isinstance(content, bytes) else str(content)
-    return list(csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    missing = sorted(set(REPORT_COLUMNS) - set(reader.fieldnames or ()))
+    if missing:
+        raise ValueError(f"not a credential report: no column {', '.join(missing)}")
+    rows = list(reader)
+    if any(None in row or None in row.values() or not row.get("user") for row in rows):
+        raise ValueError("not a credential report: a row does not match the header")
+    return rows
+
+
+REPORT_COLUMNS = (
+    "user",
+    "arn",
+    "password_enabled",
+    "password_last_used",
+    "mfa_active",
+    "access_key_1_active",
+    "access_key_1_last_used_date",
+    "access_key_2_active",
+    "access_key_2_last_used_date",
+)
+"""The columns the checks read: a report without them cannot be read (its checks are ERROR, never PASS)."""
+
+DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def authorization_details(iam: Any) -> dict[str, list[Any]]:
+    """Users, groups and roles with their inline and attached policies, and the customer managed policies with
+    their versions: one paginated GetAccountAuthorizationDetails, however many principals."""
+    out: dict[str, list[Any]] = {key: [] for key in DETAIL_LISTS}
+    pages = iam.get_paginator("get_account_authorization_details").paginate(
+        Filter=["User", "Group", "Role", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE}
+    )
+    for page in pages:
+        for key in DETAIL_LISTS:
+            out[key].extend(page.get(key, []))
+    return out
 
 
 def root_from_report(row: dict[str, str]) -> dict[str, Any]:
@@ -375,3 +426,21 @@ def _trails(clients: Clients, home_region: str) -> list[dict[str, Any]]:
             status = _catch(partial(client.get_trail_status, Name=arn))
         out.append({"trail": trail, "status": status})
     return out
+
+
+def organization_accounts(clients: Clients) -> frozenset[str] | SourceError:
+    """The account ids of the organization (one paginated ListAccounts); empty when the account is in none."""
+
+    def listed() -> frozenset[str]:
+        org = clients.client("organizations", clients.default_region)
+        try:
+            return frozenset(
+                a["Id"] for a in _pages(org, "list_accounts", "Accounts", PaginationConfig={"PageSize": 20})
+            )
+        except ClientError as exc:
+            if error_code(exc) == "AWSOrganizationsNotInUseException":
+                return frozenset()
+            raise
+
+    found: frozenset[str] | SourceError = _catch(listed)
+    return found

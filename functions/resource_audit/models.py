@@ -54,6 +54,7 @@ class Thresholds(BaseModel):
         default_factory=lambda: [22, 3389], min_length=1, max_length=100
     )
     password_min_length: int = Field(default=14, ge=8, le=128)
+    root_used_days: int = Field(default=90, ge=1, le=MAX_DAYS, description="the root user used within this is FAIL")
 
     @field_validator("admin_ports")
     @classmethod
@@ -108,6 +109,11 @@ class ResourceAuditInput(TaskSettings):
     tagged_types: list[TaggedType] = Field(
         default_factory=lambda: list(DEFAULT_TAGGED), max_length=10, description="resource types the tag check reads"
     )
+    trusted_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="accounts outside the organization that snapshots may be shared with (partners, vendors)",
+    )
     checks: Ids = Field(default_factory=list, description="run only these check ids (empty: all)")
     skip_checks: Ids = Field(default_factory=list, description="check ids not to run")
     suppressions: list[Suppression] = Field(default_factory=list, max_length=1000)
@@ -121,6 +127,14 @@ class ResourceAuditInput(TaskSettings):
     )
     presign_seconds: int = Field(
         default=3600, ge=60, le=43_200, description="lifetime of the presigned link (report_link: presigned only)"
+    )
+    refresh_prices: bool = Field(
+        default=False,
+        description="read current EBS prices from the AWS Price List API (cached in the reports bucket) instead of "
+        "the shipped, dated table; a failed refresh falls back to the table and the report says so",
+    )
+    price_cache_days: int = Field(
+        default=30, ge=1, le=365, description="a cached Price List refresh younger than this is used as is"
     )
     fail_on_check_error: bool = Field(
         default=False, description="also fail the invocation when a check ends in ERROR (it is always reported)"

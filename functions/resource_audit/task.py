@@ -8,9 +8,16 @@ from typing import Any
 
 from botocore.config import Config
 
-from functions.resource_audit import asff, execute, inventory, ocsf
+from functions.resource_audit import asff, execute, inventory, ocsf, price_list
 from functions.resource_audit.checks.base import CheckEnv, Inventory, SourceError
-from functions.resource_audit.findings import AuditReport, CheckInfo, ExpiredSuppression, sort_key, summarize
+from functions.resource_audit.findings import (
+    AuditReport,
+    CheckInfo,
+    ExpiredSuppression,
+    PriceSource,
+    sort_key,
+    summarize,
+)
 from functions.resource_audit.html import to_html
 from functions.resource_audit.models import ResourceAuditInput
 from functions.resource_audit.plan import (
@@ -23,7 +30,7 @@ from functions.resource_audit.plan import (
     sources_needed,
     unaudited,
 )
-from functions.resource_audit.prices import SOURCE
+from functions.resource_audit.prices import SHIPPED, PriceTable
 from functions.resource_audit.render import to_csv, to_json
 from shared.aws import BOTO_CONFIG, Clients
 from shared.observability import count_metrics, logger
@@ -45,6 +52,22 @@ PERMISSIONS = frozenset(
         "ec2:DescribeVolumes",
         "ec2:GetEbsEncryptionByDefault",
         "ec2:GetManagedPrefixListEntries",
+        "ec2:DescribeSnapshotAttribute",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBSnapshotAttributes",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeDBClusterSnapshotAttributes",
+        "organizations:ListAccounts",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeFlowLogs",
+        "guardduty:ListDetectors",
+        "guardduty:GetDetector",
+        "kms:ListKeys",
+        "kms:ListAliases",
+        "kms:DescribeKey",
+        "kms:GetKeyRotationStatus",
+        "pricing:GetProducts",
         "logs:DescribeLogGroups",
         "lambda:ListFunctions",
         "lambda:GetPolicy",
@@ -61,6 +84,7 @@ PERMISSIONS = frozenset(
         "iam:GetCredentialReport",
         "iam:GetAccountPasswordPolicy",
         "iam:GetAccountSummary",
+        "iam:GetAccountAuthorizationDetails",
         "s3:ListAllMyBuckets",
         "s3:GetAccountPublicAccessBlock",
         "s3:GetBucketLocation",
@@ -83,10 +107,11 @@ S3 answers a missing ``latest`` report (the first run) with AccessDenied instead
 securityhub:BatchImportFindings into the account's own default product (the optional Security Hub export).
 serverless.yml grants exactly these."""
 
-MEMBER_PERMISSIONS = PERMISSIONS - {"s3:GetObject", "s3:ListBucket"}
+MEMBER_PERMISSIONS = PERMISSIONS - {"s3:GetObject", "s3:ListBucket", "organizations:ListAccounts", "pricing:GetProducts"}
 """What the member role grants this task in each account of the organization (deploy/member-role.yml): its reads
 and the Security Hub import of the account's own findings, not the reads of its own previous report (in the
-reports bucket, read with the function's own role)."""
+reports bucket, read with the function's own role), nor what the run reads once with the function's own role
+(the organization's accounts, the Price List)."""
 
 STATE_KEY = "resource-audit"
 
@@ -129,6 +154,39 @@ def inventory_or_errors(build: Callable[[], Inventory], account: str, region: st
         return Inventory(account=account, region=region, errors=dict.fromkeys(needs, error))
 
 
+def _prices(params: ResourceAuditInput, ctx: RunContext) -> tuple[PriceTable, str | None]:
+    """The run's price table (read once per run): the shipped one, or with ``refresh_prices`` the Price List
+    API's (cached in the reports bucket), and why a refresh failed."""
+    if not params.refresh_prices:
+        return SHIPPED, None
+    with ctx.lock:
+        key = f"{STATE_KEY}:prices"
+        if key not in ctx.state:
+            region = ctx.clients.default_region
+            ctx.state[key] = price_list.load(
+                ctx.clients.client("s3", region),
+                ctx.clients.client("pricing", price_list.PRICING_REGION),
+                params.report_bucket,
+                price_list.cache_key(params.report_prefix, NAME),
+                ctx.now,
+                params.price_cache_days,
+            )
+        found: tuple[PriceTable, str | None] = ctx.state[key]
+        return found
+
+
+def _organization(ctx: RunContext) -> frozenset[str] | SourceError:
+    """The organization's account ids, listed once per run with the run's own credentials (the management or a
+    delegated administrator account can list them); no organization is an empty one; an error is returned, not
+    raised, so that only a share with an account of unknown membership is ERROR."""
+    with ctx.lock:
+        key = f"{STATE_KEY}:organization"
+        if key not in ctx.state:
+            ctx.state[key] = inventory.organization_accounts(ctx.clients)
+        found: frozenset[str] | SourceError = ctx.state[key]
+        return found
+
+
 def _log_raised(ev: Evaluation, unit: Unit) -> None:
     for check_id, exc in ev.raised.items():
         logger.error("check raised", check=check_id, unit=unit.label, exc_info=exc)
@@ -137,10 +195,14 @@ def _log_raised(ev: Evaluation, unit: Unit) -> None:
 def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunContext) -> None:
     """Audit one region of one account (and, for the first unit of an account, its account-wide services)."""
     checks = enabled_checks(params)
-    env = CheckEnv(params=params, now=ctx.now)
+    env = CheckEnv(params=params, now=ctx.now, prices=_prices(params, ctx)[0])
     needs = sources_needed(checks, params, "region")
+    given = {"organization": lambda: {"accounts": _organization(ctx)}}
     inv = inventory_or_errors(
-        lambda: inventory.regional(unit.clients, unit.account, unit.region, needs), unit.account, unit.region, needs
+        lambda: inventory.regional(unit.clients, unit.account, unit.region, needs, given),
+        unit.account,
+        unit.region,
+        needs,
     )
     ev = evaluate(checks, inv, env, "region")
     account_needs = sources_needed(checks, params, "account")
@@ -203,7 +265,7 @@ def build_report(
             for index, s in enumerate(params.suppressions)
             if (n := hits.get(index, 0)) or s.expires < ctx.now.date()
         ],
-        prices=SOURCE,
+        prices=_price_source(params, ctx),
         checks=[
             CheckInfo(
                 id=c.id,
@@ -212,12 +274,20 @@ def build_report(
                 severity=c.severity,
                 scope=c.scope,
                 remediation=c.remediation,
+                link=c.link,
+                cis=list(c.cis),
+                prowler=list(c.prowler),
             )
             for c in checks
         ],
         findings=findings,
         unaudited=sorted(not_audited),
     )
+
+
+def _price_source(params: ResourceAuditInput, ctx: RunContext) -> PriceSource:
+    table, problem = _prices(params, ctx)
+    return table.source.model_copy(update={"refresh_problem": problem}) if problem else table.source
 
 
 def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
@@ -260,6 +330,8 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
         for ext, path in execute.write_local(params.local_dir, stamp, exports, latest=False).items():
             ctx.report.links[f"local {ext}"] = path
     ctx.report.notes.extend(headline(report))
+    if report.prices.refresh_problem:
+        ctx.report.notes.append(f"prices: {report.prices.refresh_problem}")
     if params.security_hub.enabled:
         export_security_hub(params, ctx, report)
     count_metrics({"findings_new": len(report.diff.new), "findings_resolved": len(report.diff.resolved)})

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from functions.resource_audit.models import Category, ResourceAuditInput, Severity
+from functions.resource_audit.prices import SHIPPED, PriceTable
 
 OutcomeStatus = Literal["FAIL", "PASS", "ERROR"]
 Scope = Literal["region", "account"]
@@ -51,10 +52,11 @@ class Inventory:
 
 @dataclass(frozen=True)
 class CheckEnv:
-    """What a check may read besides the inventory: the run's settings and its "now"."""
+    """What a check may read besides the inventory: the run's settings, its "now" and its price table."""
 
     params: ResourceAuditInput
     now: datetime
+    prices: PriceTable = SHIPPED
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,12 @@ class Check:
     looks_at: str
     remediation: str
     run: Runner
+    link: str = ""
+    """The AWS documentation page that shows how to fix it."""
+    cis: tuple[str, ...] = ()
+    """CIS AWS Foundations Benchmark v3.0.0 controls it covers (none: the benchmark has no such control)."""
+    prowler: tuple[str, ...] = ()
+    """The nearest Prowler check ids (none: Prowler has no such check)."""
 
     def sources(self, params: ResourceAuditInput) -> tuple[str, ...]:
         """The inventory sources this check reads with these settings."""
@@ -106,13 +114,18 @@ def check(
     needs: Needs,
     looks_at: str,
     remediation: str,
+    link: str,
+    cis: tuple[str, ...] = (),
+    prowler: tuple[str, ...] = (),
 ) -> Callable[[Runner], Runner]:
     """Declare a check: its metadata and the sources it reads. The order of declaration is the report's order."""
 
     def register(fn: Runner) -> Runner:
         if any(c.id == id for c in REGISTRY):
             raise ValueError(f"duplicate check id {id}")
-        REGISTRY.append(Check(id, title, category, severity, scope, needs, looks_at, remediation, fn))
+        REGISTRY.append(
+            Check(id, title, category, severity, scope, needs, looks_at, remediation, fn, link, cis, prowler)
+        )
         return fn
 
     return register

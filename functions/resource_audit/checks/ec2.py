@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from functions.resource_audit import prices
 from functions.resource_audit.checks.base import (
     CheckEnv,
     Inventory,
@@ -64,6 +63,7 @@ def _instance(inv: Inventory, i: dict[str, Any], status: str, evidence: str, sav
     needs=("volumes",),
     looks_at="DescribeVolumes: volumes in state 'available'",
     remediation="Snapshot the volume if its data matters, then delete it.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-deleting-volume.html",
 )
 def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
@@ -71,7 +71,7 @@ def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
         if not state:
             yield _volume(inv, v, "ERROR", "state not reported")
         elif state == "available":
-            cost = money(prices.volume_month(kind, size))
+            cost = money(env.prices.volume_month(kind, size))
             yield _volume(inv, v, "FAIL", f"unattached {kind} volume of {size} GiB", cost)
         else:
             yield _volume(inv, v, "PASS", f"state {state}")
@@ -87,6 +87,7 @@ def volume_unattached(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeVolumes: VolumeType gp2",
     remediation="Modify the volume to gp3 in place (no downtime); set IOPS/throughput if it needs more than the "
     "gp3 baseline of 3000 IOPS and 125 MiB/s.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modify-volume.html",
 )
 def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
@@ -94,7 +95,7 @@ def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
         if not kind:
             yield _volume(inv, v, "ERROR", "volume type not reported")
         elif kind == "gp2":
-            yield _volume(inv, v, "FAIL", f"gp2, {size} GiB", money(prices.gp3_saving(size)))
+            yield _volume(inv, v, "FAIL", f"gp2, {size} GiB", money(env.prices.gp3_saving(size)))
         else:
             yield _volume(inv, v, "PASS", f"type {kind}")
 
@@ -109,6 +110,9 @@ def volume_gp2(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeVolumes: Encrypted",
     remediation="Snapshot the volume, copy the snapshot with encryption, create a volume from it and swap it in; "
     "turn on EBS encryption by default so new volumes are encrypted.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html",
+    cis=("2.2.1",),
+    prowler=("ec2_ebs_volume_encryption",),
 )
 def volume_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for v in inv["volumes"]:
@@ -131,6 +135,9 @@ def volume_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="GetEbsEncryptionByDefault",
     remediation="EC2 console > Settings > EBS encryption > Always encrypt new EBS volumes "
     "(aws ec2 enable-ebs-encryption-by-default), in every region in use.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html",
+    cis=("2.2.1",),
+    prowler=("ec2_ebs_default_encryption",),
 )
 def encryption_by_default(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     on = inv["ebs_default_encryption"]
@@ -154,6 +161,7 @@ def encryption_by_default(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeSnapshots (OwnerIds=self): StartTime against thresholds.snapshot_max_age_days",
     remediation="Delete snapshots nobody needs, or archive them (standard -> archive tier costs 75% less); "
     "let a rotation policy (the snapshot-rotation task, or DLM) keep the rest in check.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive.html",
 )
 def snapshot_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.snapshot_max_age_days
@@ -164,7 +172,7 @@ def snapshot_old(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             continue
         age = (env.now - started).days
         if age > limit:
-            saving = money(prices.snapshot_month(int(s.get("VolumeSize", 0))))
+            saving = money(env.prices.snapshot_month(int(s.get("VolumeSize", 0))))
             yield _snapshot(inv, s, "FAIL", f"{age} days old (limit {limit})", saving)
         else:
             yield _snapshot(inv, s, "PASS", f"{age} days old")
@@ -188,6 +196,7 @@ def _ami_snapshot_ids(images: list[dict[str, Any]]) -> set[str]:
     needs=("snapshots", "volumes", "images"),
     looks_at="DescribeSnapshots, DescribeVolumes, DescribeImages (Owners=self): volume gone, no AMI uses it",
     remediation="Delete the snapshot if nothing will be restored from it; otherwise tag who owns it.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-deleting-snapshot.html",
 )
 def snapshot_orphan(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     volumes = {v["VolumeId"] for v in inv["volumes"]}
@@ -199,7 +208,7 @@ def snapshot_orphan(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
         elif vid in volumes:
             yield _snapshot(inv, s, "PASS", f"volume {vid} exists")
         else:
-            saving = money(prices.snapshot_month(int(s.get("VolumeSize", 0))))
+            saving = money(env.prices.snapshot_month(int(s.get("VolumeSize", 0))))
             yield _snapshot(inv, s, "FAIL", f"volume {vid or '(none)'} is gone and no AMI uses it", saving)
 
 
@@ -214,6 +223,8 @@ def snapshot_orphan(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     remediation="Remove the 'all' group from the snapshot's createVolumePermission "
     "(aws ec2 modify-snapshot-attribute --operation-type remove --group-names all); "
     "turn on Block public access for EBS snapshots in the region.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html",
+    prowler=("ec2_ebs_public_snapshot",),
 )
 def snapshot_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     public = set(inv["public_snapshots"])
@@ -233,6 +244,8 @@ def snapshot_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     needs=("snapshots",),
     looks_at="DescribeSnapshots: Encrypted",
     remediation="Copy the snapshot with encryption (aws ec2 copy-snapshot --encrypted) and delete the original.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-copy-snapshot.html",
+    prowler=("ec2_ebs_snapshots_encrypted",),
 )
 def snapshot_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for s in inv["snapshots"]:
@@ -255,6 +268,8 @@ def snapshot_unencrypted(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeVolumes (in-use) and DescribeSnapshots: newest completed snapshot of each volume against "
     "thresholds.volume_snapshot_max_age_days",
     remediation="Tag the volume for the snapshot-rotation task (Backup=true) or an AWS Backup / DLM policy.",
+    link="https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-lifecycle.html",
+    prowler=("ec2_ebs_volume_snapshots_exists",),
 )
 def volume_no_recent_snapshot(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.volume_snapshot_max_age_days
@@ -297,6 +312,8 @@ def volume_no_recent_snapshot(inv: Inventory, env: CheckEnv) -> Iterator[Outcome
     needs=("addresses",),
     looks_at="DescribeAddresses: no AssociationId",
     remediation="Release the address (aws ec2 release-address) unless it is allow-listed somewhere.",
+    link="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html",
+    prowler=("ec2_elastic_ip_unassigned",),
 )
 def eip_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for a in inv["addresses"]:
@@ -308,7 +325,7 @@ def eip_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             status="PASS" if used else "FAIL",
             evidence=f"{a.get('PublicIp')} associated" if used else f"{a.get('PublicIp')} not associated",
             arn=inv.arn("ec2", f"elastic-ip/{rid}"),
-            saving=None if used else money(prices.idle_ip_month()),
+            saving=None if used else money(env.prices.idle_ip_month()),
             tags=tags_of(a.get("Tags")),
         )
 
@@ -323,13 +340,15 @@ def eip_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeInstances (state stopped): stop time from StateTransitionReason against "
     "thresholds.instance_stopped_days; its volumes still cost money",
     remediation="Create an AMI (or snapshots) and terminate the instance, or start using it again.",
+    link="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html",
+    prowler=("ec2_instance_stopped_older_than_specific_days",),
 )
 def instance_stopped_long(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.instance_stopped_days
     by_instance: dict[str, float] = {}
     for v in inv["volumes"]:
         for att in v.get("Attachments", []):
-            cost = prices.volume_month(v.get("VolumeType", "gp2"), int(v.get("Size", 0)))
+            cost = env.prices.volume_month(v.get("VolumeType", "gp2"), int(v.get("Size", 0)))
             by_instance[att.get("InstanceId", "")] = by_instance.get(att.get("InstanceId", ""), 0.0) + cost
     for i in inv["instances"]:
         state = (i.get("State") or {}).get("Name")
@@ -368,6 +387,9 @@ def instance_stopped_long(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="DescribeInstances: MetadataOptions.HttpTokens is not 'required' while the endpoint is enabled",
     remediation="aws ec2 modify-instance-metadata-options --http-tokens required (check the software on it uses "
     "IMDSv2 first); set the account default with modify-instance-metadata-defaults.",
+    link="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-existing-instances.html",
+    cis=("5.6",),
+    prowler=("ec2_instance_imdsv2_enabled",),
 )
 def instance_imdsv1(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for i in inv["instances"]:
@@ -392,6 +414,7 @@ def instance_imdsv1(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     needs=("images", "instances"),
     looks_at="DescribeImages (Owners=self) and DescribeInstances: CreationDate against thresholds.ami_max_age_days",
     remediation="Deregister the AMI and delete its snapshots (or disable/deprecate it if it must stay findable).",
+    link="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html",
 )
 def ami_old_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     limit = env.params.thresholds.ami_max_age_days
@@ -413,6 +436,6 @@ def ami_old_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             status=status,
             evidence=evidence,
             arn=inv.arn("ec2", f"image/{iid}", account=False),
-            saving=money(prices.snapshot_month(size)) if fail else None,
+            saving=money(env.prices.snapshot_month(size)) if fail else None,
             tags=tags_of(image.get("Tags")),
         )

@@ -142,6 +142,8 @@ def _per_function(inv: Inventory, source: str, f: dict[str, Any]) -> Any:
     "versions' or aliases'",
     remediation="Remove the statement (aws lambda remove-permission) and grant the service again with "
     "--source-arn / --source-account, or the account or organization that needs it.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html",
+    prowler=("awslambda_function_not_publicly_accessible",),
 )
 def policy_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for f in inv["lambda_functions"]:
@@ -172,6 +174,8 @@ def policy_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="ListFunctionUrlConfigs per function: AuthType NONE",
     remediation="Set AuthType AWS_IAM (callers sign with SigV4, or CloudFront with origin access control), or "
     "authenticate every request in the function and document why it is public.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html",
+    prowler=("awslambda_function_url_public",),
 )
 def url_auth_none(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for f in inv["lambda_functions"]:
@@ -204,6 +208,8 @@ def url_auth_none(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     "unlisted runtime is ERROR); container images are out of scope (their runtime is the image's)",
     remediation="Move to a supported runtime of the same language (test first: major versions are not "
     "compatible); deprecated runtimes get no security patches and later block function updates.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html",
+    prowler=("awslambda_function_using_supported_runtimes",),
 )
 def runtime_deprecated(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     today = env.now.date()
@@ -233,6 +239,8 @@ def runtime_deprecated(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     "destination on any qualifier",
     remediation="Add an on-failure destination (SQS, SNS, EventBridge, S3 or another function) with "
     "put-function-event-invoke-config, or a dead-letter queue; ignore it for functions only invoked synchronously.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html",
+    prowler=("awslambda_function_no_dead_letter_queue",),
 )
 def async_no_failure_destination(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for f in inv["lambda_functions"]:
@@ -264,6 +272,7 @@ def async_no_failure_destination(inv: Inventory, env: CheckEnv) -> Iterator[Outc
     looks_at="GetFunctionConcurrency per function: ReservedConcurrentExecutions 0 throttles every invocation",
     remediation="Remove the reservation (delete-function-concurrency) or set the concurrency the function needs; "
     "if it was turned off on purpose, suppress the finding with the reason.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html",
 )
 def reserved_concurrency_zero(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for f in inv["lambda_functions"]:
@@ -289,6 +298,7 @@ def reserved_concurrency_zero(inv: Inventory, env: CheckEnv) -> Iterator[Outcome
     "organization condition",
     remediation="Remove the public statement (remove-layer-version-permission) and share with the accounts or "
     "the organization that use the layer.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html",
 )
 def layer_version_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for lv in inv["lambda_layers"]:
@@ -335,6 +345,7 @@ def layer_version_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     "layers; deploys fail when it is full)",
     remediation="Delete unused function and layer versions (the lambda-housekeeping task does it on a schedule), "
     "or ask for a higher quota.",
+    link="https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
 )
 def code_storage_high(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     settings = inv["lambda_account"] or {}

@@ -29,6 +29,9 @@ from functions.resource_audit.models import ResourceAuditInput
     "ERROR when none is seen logging and the status of one could not be read",
     remediation="Create a multi-region trail (or an organization trail) writing to a protected bucket, and keep "
     "it logging.",
+    link="https://docs.aws.amazon.com/awscloudtrail/latest/userguide/receive-cloudtrail-log-files-from-multiple-regions.html",
+    cis=("3.1",),
+    prowler=("cloudtrail_multi_region_enabled",),
 )
 def multi_region_trail(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     seen = []
@@ -64,6 +67,8 @@ def multi_region_trail(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     needs=("log_groups",),
     looks_at="DescribeLogGroups: no retentionInDays",
     remediation="Set a retention period (aws logs put-retention-policy); export what must be kept longer to S3.",
+    link="https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/Working-with-log-groups-and-streams.html",
+    prowler=("cloudwatch_log_group_retention_policy_specific_days_enabled",),
 )
 def log_retention(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for g in inv["log_groups"]:
@@ -121,6 +126,7 @@ def _ec2_needs(params: ResourceAuditInput) -> tuple[str, ...]:
     "set in tagged_types) against required_tags",
     remediation="Add the missing tags (Owner, cost centre...) or enforce them with an AWS Organizations tag "
     "policy and activate them as cost allocation tags.",
+    link="https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_tag-policies.html",
 )
 def ec2_tags(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     required = env.params.required_tags
@@ -141,6 +147,7 @@ def ec2_tags(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="Resource Groups Tagging API GetResources (type s3, one paginated listing per region; GetBucketTagging "
     "per bucket where it fails), read once, also for suppression tags, against required_tags",
     remediation="Add the missing tags to the bucket (put-bucket-tagging replaces the whole tag set).",
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/CostAllocTagging.html",
 )
 def s3_tags(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     required = env.params.required_tags

@@ -177,6 +177,12 @@ def _verdict(inv: Inventory, g: dict[str, Any], hits: list[str], unknown: list[s
     "IPv4 or global IPv6 address, e.g. 0.0.0.0/0, or 0.0.0.0/1 with 128.0.0.0/1) on one of "
     "thresholds.admin_ports (22, 3389 by default)",
     remediation="Restrict the rule to known CIDRs, or remove it and use SSM Session Manager / a bastion.",
+    link="https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
+    cis=("5.2", "5.3"),
+    prowler=(
+        "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+        "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
+    ),
 )
 def sg_open_admin(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     ports = env.params.thresholds.admin_ports
@@ -190,6 +196,65 @@ def sg_open_admin(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
             else:
                 unknown += [f"port {port}: {x.unknown}" for x in relevant if x.unknown]
         yield _verdict(inv, g, hits, unknown, "no admin port open to the internet")
+
+
+DATA_PORTS: tuple[tuple[str, int, str], ...] = (
+    ("tcp", 3306, "MySQL"),
+    ("tcp", 5432, "PostgreSQL"),
+    ("tcp", 1433, "SQL Server"),
+    ("tcp", 1521, "Oracle"),
+    ("tcp", 27017, "MongoDB"),
+    ("tcp", 6379, "Redis"),
+    ("tcp", 11211, "Memcached"),
+    ("udp", 11211, "Memcached"),
+    ("tcp", 9200, "Elasticsearch/OpenSearch"),
+    ("tcp", 9300, "Elasticsearch/OpenSearch transport"),
+    ("tcp", 5601, "Kibana/OpenSearch Dashboards"),
+)
+"""Database, cache and search ports that should never face the internet (Memcached over UDP too: it is the one
+used for amplification attacks)."""
+
+_P = "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_"
+
+
+@check(
+    id="ec2-sg-open-database-ports",
+    title="Security group opens a database, cache or search port to the internet",
+    category="security",
+    severity="high",
+    scope="region",
+    needs=("security_groups", "prefix_lists"),
+    looks_at="DescribeSecurityGroups (managed prefix lists expanded): ingress on MySQL 3306, PostgreSQL 5432, SQL "
+    "Server 1433, Oracle 1521, MongoDB 27017, Redis 6379, Memcached 11211 (TCP and UDP), Elasticsearch/OpenSearch "
+    "9200/9300 or Kibana 5601, through a port range or an all-traffic rule that covers it, from sources that "
+    "together cover the internet (IPv4 or IPv6)",
+    remediation="Remove the rule; let only the application's security group (a rule that names it as source) reach "
+    "the database, keep the database in private subnets, and reach it yourself through SSM port forwarding or a VPN.",
+    link="https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
+    prowler=(
+        _P + "mysql_3306",
+        _P + "postgres_5432",
+        _P + "sql_server_1433_1434",
+        _P + "oracle_1521_2483",
+        _P + "mongodb_27017_27018",
+        _P + "redis_6379",
+        _P + "memcached_11211",
+        _P + "elasticsearch_kibana_9200_9300_5601",
+    ),
+)
+def sg_open_data(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    for g in inv["security_groups"]:
+        found = grants(g, inv["prefix_lists"])
+        hits, unknown = [], []
+        for protocol, port, name in DATA_PORTS:
+            relevant = [x for x in found if x.allows(protocol, port)]
+            if _open(relevant):
+                hits.append(
+                    f"{name} {protocol} {port} open to the internet: {_names(x for x in relevant if x.networks)}"
+                )
+            else:
+                unknown += [f"{protocol} {port}: {x.unknown}" for x in relevant if x.unknown]
+        yield _verdict(inv, g, hits, unknown, "no database, cache or search port open to the internet")
 
 
 def _every_port(found: list[Grant], protocol: str) -> tuple[bool, list[str]]:
@@ -219,6 +284,9 @@ def _every_port(found: list[Grant], protocol: str) -> tuple[bool, list[str]]:
     looks_at="DescribeSecurityGroups (managed prefix lists expanded): every TCP or every UDP port (1-65535), "
     "through one all-protocol rule or the union of port ranges, from sources that together cover the internet",
     remediation="Replace the rule with the few ports the service needs, from the sources that need them.",
+    link="https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
+    cis=("5.2", "5.3"),
+    prowler=("ec2_securitygroup_allow_ingress_from_internet_to_all_ports",),
 )
 def sg_open_all(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for g in inv["security_groups"]:
@@ -246,6 +314,8 @@ def sg_open_all(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     needs=("security_groups", "network_interfaces"),
     looks_at="DescribeSecurityGroups and DescribeNetworkInterfaces: groups no interface uses (default groups excepted)",
     remediation="Delete the group if nothing will use it (unused groups with broad rules are attached by mistake).",
+    link="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-security-groups.html",
+    prowler=("ec2_securitygroup_not_used",),
 )
 def sg_unused(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     used = {g["GroupId"] for eni in inv["network_interfaces"] for g in eni.get("Groups", [])}

@@ -72,6 +72,9 @@ def _per_bucket(inv: Inventory, field: str) -> Iterator[tuple[dict[str, Any], An
     looks_at="S3 Control GetPublicAccessBlock for the account: all four settings on",
     remediation="Turn on all four account-level Block Public Access settings (aws s3control "
     "put-public-access-block); serve public content through CloudFront with origin access control instead.",
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
+    cis=("2.1.4",),
+    prowler=("s3_account_level_public_access_blocks",),
 )
 def account_bpa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     config = inv["account_public_access_block"]
@@ -96,6 +99,9 @@ def account_bpa(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     "for policies, on the account (then no per-bucket read at all) or the bucket (GetPublicAccessBlock)",
     remediation="Remove the public policy statement or ACL grant, then turn on the bucket's Block Public Access "
     "(better: the account's).",
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
+    cis=("2.1.4",),
+    prowler=("s3_bucket_public_access",),
 )
 def bucket_public(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     account = inv["account_public_access_block"]
@@ -206,6 +212,9 @@ def denies_insecure_transport(policy: list[dict[str, Any]], bucket_arn: str) -> 
     remediation='Add to the bucket policy: {"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
     '"Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"], "Condition": {"Bool": '
     '{"aws:SecureTransport": "false"}}} (check first that no client still uses http://).',
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html",
+    cis=("2.1.1",),
+    prowler=("s3_bucket_secure_transport_policy",),
 )
 def bucket_secure_transport(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for b, policy, error in _per_bucket(inv, "policy"):
@@ -234,6 +243,8 @@ def bucket_secure_transport(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="GetBucketVersioning per bucket",
     remediation="Enable versioning (put-bucket-versioning) and add a lifecycle rule that expires noncurrent "
     "versions so the bill stays bounded.",
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html",
+    prowler=("s3_bucket_object_versioning",),
 )
 def bucket_versioning(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for b, status, error in _per_bucket(inv, "versioning"):
@@ -255,6 +266,8 @@ def bucket_versioning(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     looks_at="GetBucketLifecycleConfiguration per bucket: at least one enabled rule",
     remediation="Add lifecycle rules: expire temporary data and noncurrent versions, abort incomplete multipart "
     "uploads, move cold data to cheaper storage classes.",
+    link="https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html",
+    prowler=("s3_bucket_lifecycle_enabled",),
 )
 def bucket_lifecycle(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
     for b, rules, error in _per_bucket(inv, "lifecycle"):

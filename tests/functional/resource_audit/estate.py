@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -47,6 +47,7 @@ def seed(now: datetime = NOW) -> dict[str, dict[str, str]]:
         ids[account] |= seed_account(client, account, REGION, now, hardened=hardened)
         if hardened:
             client("ec2", REGION).enable_ebs_encryption_by_default()
+            client("guardduty", REGION).create_detector(Enable=True)
         else:  # code storage at 90% of a quota this small
             used = client("lambda", REGION).get_account_settings()["AccountUsage"]["TotalCodeSize"]
             set_code_quota(account, REGION, int(used / 0.9))
@@ -67,8 +68,9 @@ def event(**extra: Any) -> dict[str, Any]:
 
 @contextmanager
 def shims() -> Iterator[None]:
-    """Root rows: the plain account has root keys and no MFA; the hardened one has MFA and no keys."""
-    with moto_audit_shims({ACCOUNT: (False, True), HARDENED: (True, False)}):
+    """Root rows: the plain account has root keys and no MFA, and its root signed in 3 days ago; the hardened one
+    has MFA and no keys, and its root has not signed in."""
+    with moto_audit_shims({ACCOUNT: (False, True), HARDENED: (True, False)}, {ACCOUNT: NOW - timedelta(days=3)}):
         yield
 
 

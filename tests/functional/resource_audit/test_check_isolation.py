@@ -70,7 +70,12 @@ def test_a_response_the_inventory_cannot_read_errors_only_the_checks_that_need_i
         response = audit(PAYLOAD, attach=GarbleCredentialReport())
     findings = read_report()["findings"]
     errored = {f["check_id"] for f in findings if f["status"] == "ERROR"}
-    assert errored == {"iam-user-console-no-mfa", "iam-access-key-old", "iam-credentials-unused"}
+    assert errored == {
+        "iam-user-console-no-mfa",
+        "iam-access-key-old",
+        "iam-credentials-unused",
+        "iam-root-used-recently",
+    }
     assert all("UnicodeDecodeError" in f["evidence"] for f in findings if f["status"] == "ERROR")
     assert {"s3-bucket-versioning", "iam-root-mfa", "ebs-volume-unattached"} <= {
         f["check_id"] for f in findings if f["status"] in ("PASS", "FAIL")

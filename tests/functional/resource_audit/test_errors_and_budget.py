@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -24,10 +25,17 @@ DENIED_SOURCES = {
     ("ec2", "DescribeNetworkInterfaces"): {"network_interfaces"},
     ("ec2", "GetEbsEncryptionByDefault"): {"ebs_default_encryption"},
     ("logs", "DescribeLogGroups"): {"log_groups"},
+    ("rds", "DescribeDBInstances"): {"db_instances"},
+    ("guardduty", "ListDetectors"): {"guardduty_detectors"},
+    ("kms", "ListKeys"): {"kms_keys"},
+    ("ec2", "DescribeVpcs"): {"vpcs"},
+    ("ec2", "DescribeFlowLogs"): {"flow_logs"},
+    ("rds", "DescribeDBSnapshots"): {"db_snapshots"},
     ("s3control", "GetPublicAccessBlock"): {"account_public_access_block"},
     ("s3", "ListBuckets"): {"buckets"},
     ("iam", "GenerateCredentialReport"): {"credential_report"},
     ("iam", "GetAccountPasswordPolicy"): {"password_policy"},
+    ("iam", "GetAccountAuthorizationDetails"): {"authorization_details"},
     ("cloudtrail", "DescribeTrails"): {"trails"},
     ("lambda", "ListFunctions"): {"lambda_functions"},
     ("lambda", "ListLayers"): {"lambda_layers"},
@@ -216,6 +224,7 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
         "GenerateCredentialReport": 1,
         "GetCredentialReport": 1,
         "GetAccountPasswordPolicy": 1,
+        "GetAccountAuthorizationDetails": 1,  # 200 users and their policies: one listing (pages: test_pagination)
     }
     n = len(buckets)
     reads = log.operations("s3")
@@ -236,4 +245,29 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
     assert ec2["DescribeSnapshots"] == 2  # own snapshots, and public ones (server-side filter)
     assert all(count == 1 for op, count in ec2.items() if op != "DescribeSnapshots")
     assert log.operations("logs") == {"DescribeLogGroups": 1}
+    assert log.operations("rds") == {
+        "DescribeDBInstances": 1,
+        "DescribeDBSnapshots": 1,
+        "DescribeDBClusterSnapshots": 1,
+    }
+    assert log.operations("kms") == {"ListKeys": 1, "ListAliases": 1}  # no key: nothing described
+    assert log.operations("guardduty") == {"ListDetectors": 1}
+    assert log.operations("organizations") == {"ListAccounts": 1}  # once per run
     assert log.operations("cloudtrail") == {"DescribeTrails": 1}
+
+
+def test_a_failed_price_refresh_uses_the_shipped_table_and_the_report_says_so(aws: None) -> None:
+    _small_estate()
+    denied = ErrorOn(lambda op, params: op == "GetProducts", "AccessDeniedException")
+    with shims():
+        response = audit(PAYLOAD | {"refresh_prices": True}, attach=denied)
+    report = json.loads(
+        boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key="reports/resource-audit/latest.json")[
+            "Body"
+        ].read()
+    )
+    assert report["prices"]["as_of"] == "2025-01"
+    assert "AccessDeniedException" in report["prices"]["refresh_problem"]
+    assert any(n.startswith("prices: the Price List refresh failed") for n in response["notes"])
+    assert [op for op, _ in denied.hits] == ["GetProducts"]  # tried once per run, not once per region
+    assert response["status"] == "succeeded"

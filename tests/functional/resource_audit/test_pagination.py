@@ -39,7 +39,7 @@ HEADER = (
 
 @dataclass(frozen=True)
 class Paged:
-    items: list[dict[str, Any]]
+    items: list[Any]
     result_key: str
     limit: str
     token_in: str
@@ -57,6 +57,43 @@ class Paged:
 
     def calls(self, asked: int) -> int:
         return max(1, math.ceil(len(self.items) / min(asked, self.server_max)))
+
+
+@dataclass(frozen=True)
+class AuthorizationDetails:
+    """GetAccountAuthorizationDetails: four lists in one listing, paged together (MaxItems/Marker/IsTruncated)."""
+
+    items: list[tuple[str, dict[str, Any]]]
+    server_max: int = 300
+
+    def page(self, params: dict[str, Any]) -> dict[str, Any]:
+        start = int(params.get("Marker") or 0)
+        size = min(int(params.get("MaxItems") or 100), self.server_max)
+        out: dict[str, Any] = {key: [] for key in inventory.DETAIL_LISTS}
+        for key, item in self.items[start : start + size]:
+            out[key].append(item)
+        more = start + size < len(self.items)
+        return out | ({"IsTruncated": True, "Marker": str(start + size)} if more else {"IsTruncated": False})
+
+    def calls(self, asked: int) -> int:
+        return max(1, math.ceil(len(self.items) / min(asked, self.server_max)))
+
+
+@dataclass(frozen=True)
+class Truncated(Paged):
+    """KMS's paging: Limit/Marker in, NextMarker and Truncated out."""
+
+    def page(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().page(params)
+        return out | {"Truncated": self.token_out in out}
+
+
+def _kms(key: str, items: list[dict[str, Any]], server_max: int) -> Truncated:
+    return Truncated(items, key, "Limit", "Marker", "NextMarker", server_max)
+
+
+def _rds(key: str, items: list[dict[str, Any]], server_max: int = 100) -> Paged:
+    return Paged(items, key, "MaxRecords", "Marker", "Marker", server_max)
 
 
 def _ec2(key: str, items: list[dict[str, Any]], server_max: int = 1000) -> Paged:
@@ -78,6 +115,7 @@ class FakeAws:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.asked: dict[tuple[str, str], set[Any]] = {}
         self.unknown: list[tuple[str, str]] = []
+        self.details: AuthorizationDetails | None = None
         self.snapshots: tuple[Paged, Paged] | None = None
         """Own snapshots and public ones: DescribeSnapshots is answered by one or the other (its filter)."""
         self._lock = threading.Lock()
@@ -164,7 +202,32 @@ def _estate() -> FakeAws:
     layer_versions = [
         {"Version": v, "LayerVersionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:lib:{v}"} for v in range(1, 61)
     ]
+    dbs = [{"DBInstanceIdentifier": f"db-{i:03d}", "PubliclyAccessible": False, "StorageEncrypted": True,
+            "BackupRetentionPeriod": 7} for i in range(250)]  # fmt: skip
+    db_snapshots = [{"DBSnapshotIdentifier": f"dbsnap-{i:03d}"} for i in range(150)]
+    cluster_snapshots = [{"DBClusterSnapshotIdentifier": f"clsnap-{i}"} for i in range(3)]
+    details = AuthorizationDetails(
+        [("UserDetailList", {"UserName": f"user-{i}"}) for i in range(30)]
+        + [("GroupDetailList", {"GroupName": f"group-{i}"}) for i in range(5)]
+        + [("RoleDetailList", {"RoleName": f"role-{i}", "AttachedManagedPolicies": []}) for i in range(1200)]
+        + [("Policies", {"Arn": f"arn:aws:iam::{ACCOUNT}:policy/p-{i}", "PolicyVersionList": []}) for i in range(40)]
+    )
+    keys = [{"KeyId": f"key-{i:04d}", "KeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-{i:04d}"} for i in range(1100)]
+    aliases = [{"AliasName": f"alias/aws/svc-{i}", "TargetKeyId": f"key-{i:04d}"} for i in range(0, 1100, 10)]
+    vpcs = [{"VpcId": f"vpc-{i:04d}"} for i in range(1200)]
+    flow_logs = [
+        {"FlowLogId": f"fl-{i:04d}", "ResourceId": f"vpc-{i:04d}", "FlowLogStatus": "ACTIVE"} for i in range(1200)
+    ]
+    detectors = [f"det-{i}" for i in range(3)]
     paged = {
+        ("kms", "ListKeys"): _kms("Keys", keys, server_max=1000),
+        ("kms", "ListAliases"): _kms("Aliases", aliases, server_max=40),
+        ("ec2", "DescribeVpcs"): _ec2("Vpcs", vpcs),
+        ("ec2", "DescribeFlowLogs"): _ec2("FlowLogs", flow_logs),
+        ("guardduty", "ListDetectors"): Paged(detectors, "DetectorIds", "MaxResults", "NextToken", "NextToken", 2),
+        ("rds", "DescribeDBInstances"): _rds("DBInstances", dbs),
+        ("rds", "DescribeDBSnapshots"): _rds("DBSnapshots", db_snapshots, server_max=60),
+        ("rds", "DescribeDBClusterSnapshots"): _rds("DBClusterSnapshots", cluster_snapshots),
         ("ec2", "DescribeVolumes"): _ec2("Volumes", volumes),
         ("ec2", "DescribeImages"): _ec2("Images", images, server_max=700),
         ("ec2", "DescribeInstances"): _ec2("Reservations", reservations),
@@ -188,8 +251,21 @@ def _estate() -> FakeAws:
         spec = only_public if params.get("RestorableByUserIds") == ["all"] else own
         return spec.page(params)
 
+    def restore(kind: str) -> Callable[[dict[str, Any]], Any]:
+        return lambda p: {f"{kind}AttributesResult": {f"{kind}Attributes": [
+            {"AttributeName": "restore", "AttributeValues": []}]}}  # fmt: skip
+
     other: dict[tuple[str, str], Callable[..., Any]] = {
         ("ec2", "DescribeSnapshots"): describe_snapshots,
+        ("ec2", "DescribeSnapshotAttribute"): lambda p: {"SnapshotId": p["SnapshotId"], "CreateVolumePermissions": []},
+        ("rds", "DescribeDBSnapshotAttributes"): restore("DBSnapshot"),
+        ("rds", "DescribeDBClusterSnapshotAttributes"): restore("DBClusterSnapshot"),
+        ("iam", "GetAccountAuthorizationDetails"): details.page,
+        ("guardduty", "GetDetector"): lambda p: {"Status": "ENABLED", "ServiceRole": "r", "CreatedAt": "x"},
+        ("kms", "DescribeKey"): lambda p: {
+            "KeyMetadata": {"KeyId": p["KeyId"], "KeyManager": "CUSTOMER", "KeyState": "Enabled"}
+        },
+        ("kms", "GetKeyRotationStatus"): lambda p: {"KeyRotationEnabled": True},
         ("ec2", "DescribeAddresses"): lambda p: {"Addresses": [{"AllocationId": "eipalloc-1", "PublicIp": "1.2.3.4"}]},
         ("ec2", "GetEbsEncryptionByDefault"): lambda p: {"EbsEncryptionByDefault": True},
         ("s3control", "GetPublicAccessBlock"): lambda p: {"PublicAccessBlockConfiguration": all_on},
@@ -214,6 +290,7 @@ def _estate() -> FakeAws:
     }
     fake = FakeAws(paged, other)
     fake.snapshots = (own, only_public)
+    fake.details = details
     return fake
 
 
@@ -223,7 +300,8 @@ def _audit(fake: FakeAws) -> tuple[Inventory, Inventory]:
     clients = Clients(session)
     params = ResourceAuditInput(tagged_types=["instance", "volume", "snapshot", "security-group", "bucket"])
     checks = enabled_checks(params)
-    regional = inventory.regional(clients, ACCOUNT, REGION, sources_needed(checks, params, "region"))
+    organization = {"organization": lambda: {"accounts": frozenset({ACCOUNT})}}
+    regional = inventory.regional(clients, ACCOUNT, REGION, sources_needed(checks, params, "region"), organization)
     account = inventory.account_wide(
         clients,
         ACCOUNT,
@@ -241,6 +319,10 @@ def audited() -> tuple[FakeAws, Inventory, Inventory]:
     fake = _estate()
     regional, account = _audit(fake)
     return fake, regional, account
+
+
+def keys_served(fake: FakeAws) -> list[dict[str, Any]]:
+    return fake.paged[("kms", "ListKeys")].items
 
 
 def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, Inventory, Inventory]) -> None:
@@ -276,6 +358,21 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     assert set(regional["lambda_policies"].values()) == {None}  # no policy (ResourceNotFoundException)
     assert len(regional["lambda_layers"]) == 3 * 60
     assert {lv["policy"] for lv in regional["lambda_layers"]} == {None}
+    assert [d["DBInstanceIdentifier"] for d in regional["db_instances"]] == served(
+        ("rds", "DescribeDBInstances"), "DBInstanceIdentifier"
+    )
+    assert [s["id"] for s in regional["db_snapshots"]] == [f"dbsnap-{i:03d}" for i in range(150)] + [
+        f"clsnap-{i}" for i in range(3)
+    ]
+    assert {tuple(s["restore"]) for s in regional["db_snapshots"]} == {()}
+    assert list(regional["snapshot_permissions"]) == ids(own.items, "SnapshotId")
+    assert {k: len(v) for k, v in account["authorization_details"].items()} == {
+        "UserDetailList": 30, "GroupDetailList": 5, "RoleDetailList": 1200, "Policies": 40}  # fmt: skip
+    assert [k["KeyId"] for k in regional["kms_keys"]] == ids(keys_served(fake), "KeyId")
+    assert sum(k["aws_managed"] for k in regional["kms_keys"]) == 110  # named by alias/aws/*: not described
+    assert ids(regional["vpcs"], "VpcId") == served(("ec2", "DescribeVpcs"), "VpcId")
+    assert len(regional["flow_logs"]) == 1200
+    assert [d["status"] for d in regional["guardduty_detectors"]] == ["ENABLED"] * 3
     assert len(account["credential_report"]) == 251  # and the root row
     assert account["root"] == {"mfa": True, "keys": False, "source": "credential report"}
 
@@ -295,6 +392,14 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("lambda", "ListFunctions"): 50,
         ("lambda", "ListLayers"): 50,
         ("lambda", "ListLayerVersions"): 50,
+        ("rds", "DescribeDBInstances"): 100,
+        ("kms", "ListKeys"): 1000,
+        ("kms", "ListAliases"): 100,
+        ("ec2", "DescribeVpcs"): 1000,
+        ("ec2", "DescribeFlowLogs"): 1000,
+        ("guardduty", "ListDetectors"): 50,
+        ("rds", "DescribeDBSnapshots"): 100,
+        ("rds", "DescribeDBClusterSnapshots"): 100,
     }
     for op, asked in page.items():
         assert fake.asked[op] == {asked}, op  # the page size is asked for, server side
@@ -321,8 +426,18 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         "GetBucketLocation",
         "GetBucketTagging",
     }
+    # who may restore or create a volume from a snapshot: no listing says, one read per (manual) snapshot
+    assert fake.calls[("ec2", "DescribeSnapshotAttribute")] == len(own.items)
+    assert fake.calls[("rds", "DescribeDBSnapshotAttributes")] == 150
+    assert fake.calls[("rds", "DescribeDBClusterSnapshotAttributes")] == 3
+    # KMS: the keys an alias/aws/* names are AWS managed: no DescribeKey, no rotation status
+    assert fake.calls[("kms", "DescribeKey")] == fake.calls[("kms", "GetKeyRotationStatus")] == 1100 - 110
+    assert fake.calls[("guardduty", "GetDetector")] == 3
+    assert fake.details is not None
     iam = {op: n for (svc, op), n in fake.calls.items() if svc == "iam"}
-    assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1}
+    assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1,
+                   "GetAccountAuthorizationDetails": fake.details.calls(1000)}  # fmt: skip
+    assert fake.details.calls(1000) == 5  # 1,275 principals and policies, at most 300 a page
     assert fake.calls[("cloudtrail", "DescribeTrails")] == 1
     assert fake.calls[("cloudtrail", "GetTrailStatus")] == 1
 
@@ -343,6 +458,9 @@ PREFIX = {
     "cloudtrail": "cloudtrail",
     "lambda": "lambda",
     "resourcegroupstaggingapi": "tag",
+    "rds": "rds",
+    "kms": "kms",
+    "guardduty": "guardduty",
 }
 
 
