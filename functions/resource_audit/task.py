@@ -107,7 +107,12 @@ S3 answers a missing ``latest`` report (the first run) with AccessDenied instead
 securityhub:BatchImportFindings into the account's own default product (the optional Security Hub export).
 serverless.yml grants exactly these."""
 
-MEMBER_PERMISSIONS = PERMISSIONS - {"s3:GetObject", "s3:ListBucket", "organizations:ListAccounts", "pricing:GetProducts"}
+MEMBER_PERMISSIONS = PERMISSIONS - {
+    "s3:GetObject",
+    "s3:ListBucket",
+    "organizations:ListAccounts",
+    "pricing:GetProducts",
+}
 """What the member role grants this task in each account of the organization (deploy/member-role.yml): its reads
 and the Security Hub import of the account's own findings, not the reads of its own previous report (in the
 reports bucket, read with the function's own role), nor what the run reads once with the function's own role

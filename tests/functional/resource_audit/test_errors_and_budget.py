@@ -262,9 +262,9 @@ def test_a_failed_price_refresh_uses_the_shipped_table_and_the_report_says_so(aw
     with shims():
         response = audit(PAYLOAD | {"refresh_prices": True}, attach=denied)
     report = json.loads(
-        boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key="reports/resource-audit/latest.json")[
-            "Body"
-        ].read()
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=BUCKET, Key="reports/resource-audit/latest.json")["Body"]
+        .read()
     )
     assert report["prices"]["as_of"] == "2025-01"
     assert "AccessDeniedException" in report["prices"]["refresh_problem"]
