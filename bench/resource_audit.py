@@ -65,8 +65,11 @@ def seed(instances: int, volumes: int, groups: int, buckets: int, users: int) ->
 
 
 def minimum(ops: Counter[tuple[str, str]], buckets: int) -> dict[str, int]:
-    """Pages of the listings (moto serves one page each), per-bucket reads, and the 3 IAM calls."""
-    ec2_listings = 9  # volumes, snapshots, public snapshots, images, instances, addresses, SGs, ENIs, EBS default
+    """Pages of the listings (moto serves one page each), per-bucket reads, and the 4 IAM calls."""
+    # volumes, snapshots, public snapshots, images, instances, addresses, SGs, ENIs, EBS default, VPCs, flow logs,
+    # NAT gateways (no snapshot here: no DescribeSnapshotAttribute; no NAT gateway, load balancer or io1 volume:
+    # nothing to measure in CloudWatch)
+    ec2_listings = 12
     # policy, versioning, lifecycle; location (moto: no BucketRegion); public access block and ACL (no
     # GetBucketPolicyStatus: the bench's buckets have no policy); tags from the Tagging API, 100 buckets a page
     per_bucket = 3 + 1 + 2
@@ -76,8 +79,13 @@ def minimum(ops: Counter[tuple[str, str]], buckets: int) -> dict[str, int]:
         "s3 (reads)": 1 + per_bucket * buckets,
         "resourcegroupstaggingapi": max(1, math.ceil(buckets / 100)),
         "s3control": 1,
-        "iam": 3,
+        "iam": 4,  # the credential report (generate, get), the password policy, the authorization details
         "cloudtrail": 1,
+        "rds": 3 * len(REGIONS),  # instances, snapshots, cluster snapshots
+        "kms": 2 * len(REGIONS),  # keys, aliases (no key: none described)
+        "guardduty": len(REGIONS),
+        "elbv2": 2 * len(REGIONS),  # load balancers, target groups
+        "organizations": 1,  # once per run
         "sts": 1,  # the account id
         "lambda": 3 * len(REGIONS),  # ListFunctions, ListLayers, GetAccountSettings (no function or layer here)
     }

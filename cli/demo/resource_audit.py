@@ -112,6 +112,7 @@ def seed_region(client: ClientFactory, account: str, region: str, now: datetime)
 
     ids |= seed_rds(client, region)
     ids |= seed_keys_and_flow_logs(client, account, region)
+    ids |= seed_usage(client, account, region, now, good)
 
     logs.create_log_group(logGroupName=f"/app/{region}/kept")
     logs.put_retention_policy(logGroupName=f"/app/{region}/kept", retentionInDays=30)
@@ -139,6 +140,60 @@ def seed_keys_and_flow_logs(client: ClientFactory, account: str, region: str) ->
     )
     default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     return {"key_pass": rotated, "key_fail": unrotated, "key_doomed": doomed, "vpc_pass": vpc, "vpc_fail": default}
+
+
+def seed_usage(client: ClientFactory, account: str, region: str, now: datetime, instance: str) -> dict[str, str]:
+    """Created 60 days ago: a load balancer serving a healthy target and one serving nothing, a NAT gateway with
+    traffic and one without, an io1 volume near its provisioned IOPS and one far below; their CloudWatch metrics."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+
+    ec2, elb, cw = client("ec2", region), client("elbv2", region), client("cloudwatch", region)
+    backend = ec2_backends[account][region]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s.get("DefaultForAz")][:2]
+    vpc = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    ago = _old(now, 60)
+    recent = (now - timedelta(days=2)).replace(tzinfo=None)
+
+    def metric(namespace: str, name: str, dimension: str, value: str, amount: float) -> None:
+        point = {"MetricName": name, "Timestamp": recent, "Value": amount}
+        cw.put_metric_data(
+            Namespace=namespace, MetricData=[point | {"Dimensions": [{"Name": dimension, "Value": value}]}]
+        )
+
+    lbs = {}
+    for role in ("serving", "idle"):
+        lb = elb.create_load_balancer(Name=f"{role}-{region}", Subnets=subnets, Type="application")["LoadBalancers"][0]
+        elbv2_backends[account][region].load_balancers[lb["LoadBalancerArn"]].created_time = ago.isoformat() + "Z"
+        lbs[role] = lb
+    group = elb.create_target_group(Name=f"web-{region}", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    forward = [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    elb.create_listener(LoadBalancerArn=lbs["serving"]["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=forward)  # fmt: skip
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance, "Port": 80}])
+    dimension = lbs["serving"]["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+    metric("AWS/ApplicationELB", "RequestCount", "LoadBalancer", dimension, 1200)
+
+    nats = {}
+    for role in ("busy", "idle"):
+        ip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=ip)["NatGateway"]["NatGatewayId"]
+        backend.nat_gateways[nat]._created_at = ago
+        nats[role] = nat
+    metric("AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", nats["busy"], 5e9)
+
+    volumes = {}
+    for role, device in (("busy", "/dev/sdg"), ("idle", "/dev/sdh")):
+        vol = ec2.create_volume(AvailabilityZone=f"{region}a", Size=100, VolumeType="io1", Iops=2000, Encrypted=True,
+                                TagSpecifications=[{"ResourceType": "volume", "Tags": OWNER}])["VolumeId"]  # fmt: skip
+        ec2.attach_volume(VolumeId=vol, InstanceId=instance, Device=device)
+        backend.volumes[vol].create_time = ago
+        volumes[role] = vol
+    metric("AWS/EBS", "VolumeReadOps", "VolumeId", volumes["busy"], 60 * 1500)  # 1,500 IOPS at its peak minute
+    return {
+        "lb_pass": lbs["serving"]["LoadBalancerName"], "lb_fail": lbs["idle"]["LoadBalancerName"],
+        "nat_pass": nats["busy"], "nat_fail": nats["idle"], "io_pass": volumes["busy"], "io_fail": volumes["idle"],
+    }  # fmt: skip
 
 
 OUTSIDER = "999988887777"

@@ -11,6 +11,7 @@ import io
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -146,6 +147,7 @@ def regional(
     region: str,
     needs: Iterable[str],
     given: Mapping[str, Callable[[], Any]] | None = None,
+    now: datetime | None = None,
 ) -> Inventory:
     """The listings of one (account, region) that the enabled checks need; ``given``: sources the run reads once
     for every unit (the organization's accounts)."""
@@ -153,7 +155,7 @@ def regional(
     ec2 = clients.client("ec2", region)
     listers = _regional_listers(ec2, clients.client("logs", region))
     listers["prefix_lists"] = lambda: prefix_lists(ec2, inv.data["security_groups"])
-    listers |= inventory_services.listers(clients, region, inv)
+    listers |= inventory_services.listers(clients, region, inv, now or datetime.now(UTC))
     listers |= dict(given or {})
     if any(name.startswith("lambda_") for name in needs):
         listers |= inventory_lambda.listers(clients.client("lambda", region), inv)

@@ -10,22 +10,70 @@ that fails is that snapshot's SourceError: its check reports ERROR for it alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
+from functions.resource_audit import metrics
+from functions.resource_audit.checks import usage as usage_checks
 from functions.resource_audit.checks.base import Inventory
 from functions.resource_audit.checks.detection import rotatable
 from shared.aws import Clients
 
 RDS_PAGE = 100
 
-DERIVED = {"snapshot_permissions": "snapshots"}
+DERIVED = {
+    "snapshot_permissions": "snapshots",
+    "target_health": "target_groups",
+    "lb_requests": "load_balancers",
+    "nat_traffic": "nat_gateways",
+    "volume_iops": "volumes",
+}
 """Sources read item by item from another source's listing, after it."""
 
 
-def listers(clients: Clients, region: str, inv: Inventory) -> dict[str, Callable[[], Any]]:
-    """The sources of this module for one region, by name; clients are made when a source is read."""
+def listers(clients: Clients, region: str, inv: Inventory, now: datetime) -> dict[str, Callable[[], Any]]:
+    """The sources of this module for one region, by name; clients are made when a source is read; ``now`` ends
+    the metrics' window."""
     from functions.resource_audit.inventory import _catch, _pages
+
+    def elbv2() -> Any:
+        return clients.client("elbv2", region)
+
+    def target_health() -> dict[str, Any]:
+        lb = elbv2()
+
+        def read(arn: str) -> list[dict[str, Any]]:
+            got = lb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            return [{"Id": t.get("Target", {}).get("Id"), "State": t.get("TargetHealth", {}).get("State")} for t in got]
+
+        return {g["TargetGroupArn"]: _catch(partial(read, g["TargetGroupArn"])) for g in inv.data["target_groups"]}
+
+    def usage(queries: Callable[[], list[metrics.Query]]) -> Callable[[], Any]:
+        return lambda: metrics.read(clients.client("cloudwatch", region), queries(), now)
+
+    def lb_queries() -> list[metrics.Query]:
+        return [
+            metrics.Query(lb["LoadBalancerArn"], *usage_checks.LB_METRIC[lb["Type"]],
+                          (("LoadBalancer", usage_checks.lb_dimension(lb["LoadBalancerArn"])),), "Sum", 86400)
+            for lb in inv.data["load_balancers"]
+            if lb.get("Type") in usage_checks.LB_METRIC
+        ]  # fmt: skip
+
+    def nat_queries() -> list[metrics.Query]:
+        return [
+            metrics.Query(g["NatGatewayId"], "AWS/NATGateway", m, (("NatGatewayId", g["NatGatewayId"]),), "Sum", 86400)
+            for g in inv.data["nat_gateways"]
+            for m in usage_checks.NAT_METRICS
+        ]
+
+    def iops_queries() -> list[metrics.Query]:
+        return [
+            metrics.Query(v["VolumeId"], "AWS/EBS", m, (("VolumeId", v["VolumeId"]),), "Maximum", 3600)
+            for v in inv.data["volumes"]
+            if v.get("VolumeType") in ("io1", "io2") and v.get("State") == "in-use"
+            for m in usage_checks.IOPS_METRICS
+        ]
 
     def rds() -> Any:
         return clients.client("rds", region)
@@ -88,7 +136,21 @@ def listers(clients: Clients, region: str, inv: Inventory) -> dict[str, Callable
         return out
 
     ec2 = clients.client("ec2", region)
+    live = [{"Name": "state", "Values": ["pending", "available"]}]
     return {
+        "load_balancers": lambda: _pages(
+            elbv2(), "describe_load_balancers", "LoadBalancers", PaginationConfig={"PageSize": 400}
+        ),
+        "target_groups": lambda: _pages(
+            elbv2(), "describe_target_groups", "TargetGroups", PaginationConfig={"PageSize": 400}
+        ),
+        "target_health": target_health,
+        "nat_gateways": lambda: _pages(
+            ec2, "describe_nat_gateways", "NatGateways", Filter=live, PaginationConfig={"PageSize": 1000}
+        ),
+        "lb_requests": usage(lb_queries),
+        "nat_traffic": usage(nat_queries),
+        "volume_iops": usage(iops_queries),
         "guardduty_detectors": guardduty,
         "kms_keys": kms_keys,
         "vpcs": lambda: _pages(ec2, "describe_vpcs", "Vpcs", PaginationConfig={"PageSize": 1000}),

@@ -40,6 +40,12 @@ class PriceTable:
     gp3_iops_month: float
     gp3_mibps_month: float
     public_ipv4_hour: float
+    piops_month: float = 0.065
+    """io1 (and io2 up to 32,000) provisioned IOPS-month."""
+    nat_hour: float = 0.045
+    """A NAT gateway's hourly charge (its data processing charge is by the GB)."""
+    lb_hour: float = 0.0225
+    """An Application or Network Load Balancer's hourly charge (capacity units come on top)."""
     source: PriceSource = field(default_factory=lambda: SOURCE)
 
     def with_storage(

@@ -68,6 +68,11 @@ PERMISSIONS = frozenset(
         "kms:DescribeKey",
         "kms:GetKeyRotationStatus",
         "pricing:GetProducts",
+        "ec2:DescribeNatGateways",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "cloudwatch:GetMetricData",
         "logs:DescribeLogGroups",
         "lambda:ListFunctions",
         "lambda:GetPolicy",
@@ -204,7 +209,7 @@ def work(params: ResourceAuditInput, unit: Unit, result: UnitResult, ctx: RunCon
     needs = sources_needed(checks, params, "region")
     given = {"organization": lambda: {"accounts": _organization(ctx)}}
     inv = inventory_or_errors(
-        lambda: inventory.regional(unit.clients, unit.account, unit.region, needs, given),
+        lambda: inventory.regional(unit.clients, unit.account, unit.region, needs, given, ctx.now),
         unit.account,
         unit.region,
         needs,

@@ -30,6 +30,9 @@ DENIED_SOURCES = {
     ("kms", "ListKeys"): {"kms_keys"},
     ("ec2", "DescribeVpcs"): {"vpcs"},
     ("ec2", "DescribeFlowLogs"): {"flow_logs"},
+    ("ec2", "DescribeNatGateways"): {"nat_gateways"},
+    ("elbv2", "DescribeLoadBalancers"): {"load_balancers"},
+    ("elbv2", "DescribeTargetGroups"): {"target_groups"},
     ("rds", "DescribeDBSnapshots"): {"db_snapshots"},
     ("s3control", "GetPublicAccessBlock"): {"account_public_access_block"},
     ("s3", "ListBuckets"): {"buckets"},
@@ -252,6 +255,8 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
     }
     assert log.operations("kms") == {"ListKeys": 1, "ListAliases": 1}  # no key: nothing described
     assert log.operations("guardduty") == {"ListDetectors": 1}
+    assert log.operations("elbv2") == {"DescribeLoadBalancers": 1, "DescribeTargetGroups": 1}
+    assert log.operations("cloudwatch") == {}  # nothing to measure: no load balancer, NAT gateway or io volume
     assert log.operations("organizations") == {"ListAccounts": 1}  # once per run
     assert log.operations("cloudtrail") == {"DescribeTrails": 1}
 

@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -158,6 +159,14 @@ def _raise(code: str, status: int = 404) -> Callable[[dict[str, Any]], Any]:
 
 def _estate() -> FakeAws:
     volumes = [{"VolumeId": f"vol-{i:05d}", "State": "in-use", "Size": 8, "VolumeType": "gp3"} for i in range(1201)]
+    for v in volumes[:300]:  # measured in CloudWatch: two metrics each
+        v |= {"VolumeType": "io1", "Iops": 1000, "CreateTime": "2025-01-01T00:00:00Z"}
+    lbs = [{"LoadBalancerArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/lb-{i}/{i:016x}",
+            "LoadBalancerName": f"lb-{i}", "Type": "application", "CreatedTime": "2025-01-01T00:00:00Z"}
+           for i in range(450)]  # fmt: skip
+    tgs = [{"TargetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/tg-{i}/{i:016x}",
+            "LoadBalancerArns": [lbs[i]["LoadBalancerArn"]]} for i in range(450)]  # fmt: skip
+    nats = [{"NatGatewayId": f"nat-{i:05d}", "CreateTime": "2025-01-01T00:00:00Z"} for i in range(30)]
     snapshots = [
         {"SnapshotId": f"snap-{i:05d}", "VolumeId": "vol-00001", "StartTime": "2025-01-01T00:00:00Z"}
         for i in range(2001)
@@ -221,6 +230,9 @@ def _estate() -> FakeAws:
     detectors = [f"det-{i}" for i in range(3)]
     paged = {
         ("kms", "ListKeys"): _kms("Keys", keys, server_max=1000),
+        ("elbv2", "DescribeLoadBalancers"): Paged(lbs, "LoadBalancers", "PageSize", "Marker", "NextMarker", 400),
+        ("elbv2", "DescribeTargetGroups"): Paged(tgs, "TargetGroups", "PageSize", "Marker", "NextMarker", 400),
+        ("ec2", "DescribeNatGateways"): _ec2("NatGateways", nats, server_max=20),
         ("kms", "ListAliases"): _kms("Aliases", aliases, server_max=40),
         ("ec2", "DescribeVpcs"): _ec2("Vpcs", vpcs),
         ("ec2", "DescribeFlowLogs"): _ec2("FlowLogs", flow_logs),
@@ -251,6 +263,11 @@ def _estate() -> FakeAws:
         spec = only_public if params.get("RestorableByUserIds") == ["all"] else own
         return spec.page(params)
 
+    def metric_data(params: dict[str, Any]) -> Any:
+        queries = params["MetricDataQueries"]
+        assert len(queries) <= 500
+        return {"MetricDataResults": [{"Id": q["Id"], "Values": [7.0], "StatusCode": "Complete"} for q in queries]}
+
     def restore(kind: str) -> Callable[[dict[str, Any]], Any]:
         return lambda p: {f"{kind}AttributesResult": {f"{kind}Attributes": [
             {"AttributeName": "restore", "AttributeValues": []}]}}  # fmt: skip
@@ -266,6 +283,10 @@ def _estate() -> FakeAws:
             "KeyMetadata": {"KeyId": p["KeyId"], "KeyManager": "CUSTOMER", "KeyState": "Enabled"}
         },
         ("kms", "GetKeyRotationStatus"): lambda p: {"KeyRotationEnabled": True},
+        ("elbv2", "DescribeTargetHealth"): lambda p: {
+            "TargetHealthDescriptions": [{"Target": {"Id": "i-1"}, "TargetHealth": {"State": "healthy"}}]
+        },
+        ("cloudwatch", "GetMetricData"): metric_data,
         ("ec2", "DescribeAddresses"): lambda p: {"Addresses": [{"AllocationId": "eipalloc-1", "PublicIp": "1.2.3.4"}]},
         ("ec2", "GetEbsEncryptionByDefault"): lambda p: {"EbsEncryptionByDefault": True},
         ("s3control", "GetPublicAccessBlock"): lambda p: {"PublicAccessBlockConfiguration": all_on},
@@ -301,7 +322,8 @@ def _audit(fake: FakeAws) -> tuple[Inventory, Inventory]:
     params = ResourceAuditInput(tagged_types=["instance", "volume", "snapshot", "security-group", "bucket"])
     checks = enabled_checks(params)
     organization = {"organization": lambda: {"accounts": frozenset({ACCOUNT})}}
-    regional = inventory.regional(clients, ACCOUNT, REGION, sources_needed(checks, params, "region"), organization)
+    needs = sources_needed(checks, params, "region")
+    regional = inventory.regional(clients, ACCOUNT, REGION, needs, organization, datetime(2025, 6, 30, tzinfo=UTC))
     account = inventory.account_wide(
         clients,
         ACCOUNT,
@@ -373,6 +395,12 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     assert ids(regional["vpcs"], "VpcId") == served(("ec2", "DescribeVpcs"), "VpcId")
     assert len(regional["flow_logs"]) == 1200
     assert [d["status"] for d in regional["guardduty_detectors"]] == ["ENABLED"] * 3
+    assert len(regional["load_balancers"]) == len(regional["target_groups"]) == 450
+    assert len(regional["target_health"]) == 450
+    assert ids(regional["nat_gateways"], "NatGatewayId") == served(("ec2", "DescribeNatGateways"), "NatGatewayId")
+    assert len(regional["lb_requests"]) == 450
+    assert set(regional["nat_traffic"].values()) == set(regional["volume_iops"].values()) == {7.0}
+    assert len(regional["volume_iops"]) == 2 * 300
     assert len(account["credential_report"]) == 251  # and the root row
     assert account["root"] == {"mfa": True, "keys": False, "source": "credential report"}
 
@@ -398,6 +426,9 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("ec2", "DescribeVpcs"): 1000,
         ("ec2", "DescribeFlowLogs"): 1000,
         ("guardduty", "ListDetectors"): 50,
+        ("elbv2", "DescribeLoadBalancers"): 400,
+        ("elbv2", "DescribeTargetGroups"): 400,
+        ("ec2", "DescribeNatGateways"): 1000,
         ("rds", "DescribeDBSnapshots"): 100,
         ("rds", "DescribeDBClusterSnapshots"): 100,
     }
@@ -433,6 +464,9 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
     # KMS: the keys an alias/aws/* names are AWS managed: no DescribeKey, no rotation status
     assert fake.calls[("kms", "DescribeKey")] == fake.calls[("kms", "GetKeyRotationStatus")] == 1100 - 110
     assert fake.calls[("guardduty", "GetDetector")] == 3
+    assert fake.calls[("elbv2", "DescribeTargetHealth")] == 450  # per target group: no listing answers it
+    # CloudWatch: 450 load balancers, 30 NAT gateways x 2 and 300 io1 volumes x 2 metrics, 500 queries a call
+    assert fake.calls[("cloudwatch", "GetMetricData")] == 1 + 1 + 2
     assert fake.details is not None
     iam = {op: n for (svc, op), n in fake.calls.items() if svc == "iam"}
     assert iam == {"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountPasswordPolicy": 1,
@@ -461,6 +495,8 @@ PREFIX = {
     "rds": "rds",
     "kms": "kms",
     "guardduty": "guardduty",
+    "elbv2": "elasticloadbalancing",
+    "cloudwatch": "cloudwatch",
 }
 
 
