@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 from types import UnionType
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -266,6 +266,20 @@ class TaskSettings(BaseModel):
         description="client-side pacing by service:Operation, e.g. {'ec2:DeleteSnapshot': {'per_second': 2, "
         "'burst': 5}}, overriding shared.pacing.DEFAULT_RATES",
     )
+
+    works_in_member_accounts: ClassVar[bool] = False
+    """Whether the task works in an organization's member accounts (through the member role): only then may its
+    ``accounts`` name the organization. A task that sets it declares ``MEMBER_PERMISSIONS``."""
+
+    @field_validator("accounts")
+    @classmethod
+    def _organization_only_where_supported(cls, value: Any) -> Any:
+        if isinstance(value, OrganizationAccounts) and not cls.works_in_member_accounts:
+            raise ValueError(
+                "this task does not work in an organization's member accounts: list the accounts "
+                "(or leave accounts empty for this account)"
+            )
+        return value
 
     @field_validator("regions")
     @classmethod

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
@@ -97,6 +97,8 @@ class LayerPolicy(BaseModel):
 
 class LambdaHousekeepingInput(TaskSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
+
+    works_in_member_accounts: ClassVar[bool] = True
 
     functions: FunctionScope = Field(default_factory=FunctionScope)
     versions: VersionRetention = Field(default_factory=VersionRetention)

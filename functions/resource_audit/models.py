@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -99,6 +99,8 @@ class OcsfExport(BaseModel):
 
 class ResourceAuditInput(TaskSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
+
+    works_in_member_accounts: ClassVar[bool] = True
 
     thresholds: Thresholds = Field(default_factory=Thresholds)
     required_tags: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -90,6 +90,8 @@ class Policy(BaseModel):
 
 class SnapshotRotationInput(FanOutSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
+
+    works_in_member_accounts: ClassVar[bool] = True
 
     policy: Policy = Field(default_factory=Policy)
     create: bool = Field(default=True, description="create this period's snapshots")
