@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -21,8 +21,15 @@ from tests.functional.shared import organization
 from tests.functional.shared.organization import MANAGEMENT, ROLE
 from tests.helpers import REGION
 
+
+class MemberSettings(TaskSettings):
+    """The settings of a task that works in member accounts (as snapshot rotation does)."""
+
+    works_in_member_accounts: ClassVar[bool] = True
+
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-COUNT = Task(name="count", params_model=TaskSettings, work=lambda params, unit, result, ctx: result.count("seen"))
+COUNT = Task(name="count", params_model=MemberSettings, work=lambda params, unit, result, ctx: result.count("seen"))
 
 
 @pytest.fixture
@@ -117,7 +124,7 @@ def test_all_regions_are_each_member_accounts_enabled_regions(org: organization.
 def test_the_organization_is_listed_once_per_run(org: organization.Organization) -> None:
     log = CallLog()
     clients = Clients(session_with(log))
-    settings = TaskSettings.model_validate(
+    settings = MemberSettings.model_validate(
         {"regions": [REGION, "us-east-1", "eu-central-1"], "accounts": {"organization": {}}}
     )
     first, _ = resolve_units(settings, clients)
@@ -180,7 +187,7 @@ def test_every_page_is_followed_and_only_active_accounts_are_worked_in(aws: None
     ]
     session = session_with()
     pages = Pages("ListAccounts", "Accounts", listed).attach(session)
-    settings = TaskSettings.model_validate({"regions": [REGION], "accounts": {"organization": {}}})
+    settings = MemberSettings.model_validate({"regions": [REGION], "accounts": {"organization": {}}})
     units, failed = resolve_units(settings, Clients(session))
 
     assert pages.tokens == [None, "2", "4", "6", "8"]
@@ -193,7 +200,7 @@ def test_an_account_of_unknown_state_is_a_failed_unit_never_worked_in(aws: None)
     Pages("ListAccounts", "Accounts", [account(1, State="ACTIVE"), account(2), account(3, State="DORMANT")]).attach(
         session
     )
-    settings = TaskSettings.model_validate({"regions": [REGION], "accounts": {"organization": {}}})
+    settings = MemberSettings.model_validate({"regions": [REGION], "accounts": {"organization": {}}})
     units, failed = resolve_units(settings, Clients(session))
 
     assert [u.account for u in units] == ["000000000001"]
@@ -213,7 +220,7 @@ def test_nested_ou_listings_are_followed_page_by_page(aws: None) -> None:
     accounts = Pages("ListAccountsForParent", "Accounts", [account(n, State="ACTIVE") for n in range(1, 6)])
     accounts.attach(session)
     ou = "ou-ab12-parent01"
-    settings = TaskSettings.model_validate({"regions": [REGION], "accounts": {"organization": {"include_ous": [ou]}}})
+    settings = MemberSettings.model_validate({"regions": [REGION], "accounts": {"organization": {"include_ous": [ou]}}})
     units, _ = resolve_units(settings, Clients(session))
 
     # Every OU (the named one and its 3 children, each listing children that are already seen) has its account

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,13 @@ from hypothesis import strategies as st
 from shared.errors import InputError
 from shared.inputs import MAX_ACCOUNTS, MAX_OUS, OrganizationAccounts, TaskSettings, parse_input
 from shared.organizations import ACTIVE, KNOWN_STATES, Member, listed, select
+
+
+class MemberSettings(TaskSettings):
+    """The settings of a task that works in member accounts (as snapshot rotation does)."""
+
+    works_in_member_accounts: ClassVar[bool] = True
+
 
 OU = "ou-ab12-cd34ef56"
 
@@ -20,7 +29,7 @@ def org(**spec: object) -> dict[str, object]:
 def test_the_organization_takes_ous_roots_exclusions_a_role_name_and_an_external_id() -> None:
     parsed = parse_input(
         org(include_ous=[OU, "r-ab12"], exclude_accounts=["111111111111"], role="member", external_id="ext-1"),
-        TaskSettings,
+        MemberSettings,
         env={},
     )
     assert isinstance(parsed.accounts, OrganizationAccounts)
@@ -34,13 +43,13 @@ def test_the_organization_takes_ous_roots_exclusions_a_role_name_and_an_external
 
 
 def test_the_defaults_are_every_account_through_the_member_role() -> None:
-    spec = parse_input(org(), TaskSettings, env={}).accounts
+    spec = parse_input(org(), MemberSettings, env={}).accounts
     assert isinstance(spec, OrganizationAccounts)
     assert (spec.organization.include_ous, spec.organization.role) == ([], "devops-tasks-member")
 
 
 def test_a_list_of_accounts_still_works() -> None:
-    parsed = parse_input({"accounts": [{"account_id": "111111111111", "role": "member"}]}, TaskSettings, env={})
+    parsed = parse_input({"accounts": [{"account_id": "111111111111", "role": "member"}]}, MemberSettings, env={})
     assert isinstance(parsed.accounts, list)
     assert parsed.accounts[0].account_id == "111111111111"
 
@@ -61,24 +70,24 @@ def test_a_list_of_accounts_still_works() -> None:
 )
 def test_a_bad_organization_is_refused_naming_the_field(spec: dict[str, object], named: str) -> None:
     with pytest.raises(InputError, match=named) as err:
-        parse_input(org(**spec), TaskSettings, env={})
+        parse_input(org(**spec), MemberSettings, env={})
     assert "account_id" not in str(err.value), "the error is about the shape given, not the other one"
 
 
 def test_an_object_that_is_not_an_organization_is_refused_as_such() -> None:
     with pytest.raises(InputError, match=r"accounts\.organization: Field required"):
-        parse_input({"accounts": {"account_id": "111111111111"}}, TaskSettings, env={})
+        parse_input({"accounts": {"account_id": "111111111111"}}, MemberSettings, env={})
 
 
 def test_a_list_error_still_names_the_list_item() -> None:
     with pytest.raises(InputError, match=r"accounts\.0\.account_id") as err:
-        parse_input({"accounts": [{"account_id": "1", "role": "member"}]}, TaskSettings, env={})
+        parse_input({"accounts": [{"account_id": "1", "role": "member"}]}, MemberSettings, env={})
     assert "organization" not in str(err.value)
 
 
 def test_the_organization_from_the_environment_default() -> None:
     env = {"DEVOPS_TASKS_ACCOUNTS": '{"organization": {"include_ous": ["' + OU + '"]}}'}
-    parsed = parse_input({}, TaskSettings, env=env)
+    parsed = parse_input({}, MemberSettings, env=env)
     assert isinstance(parsed.accounts, OrganizationAccounts)
     assert parsed.accounts.organization.include_ous == [OU]
 
@@ -95,7 +104,7 @@ MEMBERS = st.lists(
 def test_only_active_listed_accounts_not_excluded_are_worked_in_and_no_other_is_lost(
     members: list[Member], excluded: list[str]
 ) -> None:
-    spec = parse_input(org(exclude_accounts=excluded), TaskSettings, env={}).accounts
+    spec = parse_input(org(exclude_accounts=excluded), MemberSettings, env={}).accounts
     assert isinstance(spec, OrganizationAccounts)
     found = select(members, spec.organization)
 
@@ -164,7 +173,7 @@ def test_the_named_ous_give_every_account_under_them_once_at_any_depth_and_page_
     parents, accounts = tree
     named = data.draw(st.lists(st.sampled_from(["r-ab12", *parents]), max_size=3))
     client = FakeOrganizations(parents, accounts, size)
-    spec = parse_input(org(include_ous=named), TaskSettings, env={}).accounts
+    spec = parse_input(org(include_ous=named), MemberSettings, env={}).accounts
     assert isinstance(spec, OrganizationAccounts)
 
     found = [m.account_id for m in listed(spec.organization, client)]
