@@ -160,6 +160,11 @@ def _json_in_html(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _is_docs_link(link: str) -> bool:
+    """Only an absolute https address becomes a link: a report read back from S3 could carry any string."""
+    return link.startswith("https://")
+
+
 def _check_infos(report: AuditReport) -> list[CheckInfo]:
     """The report's checks, and those only its findings name (a check of the previous report), most severe first,
     then most failing."""
@@ -199,6 +204,8 @@ def _checks_table(report: AuditReport) -> str:
         for c in mine:
             saving = f"${savings[c.id]:,.2f}" if savings.get(c.id) else ""
             fix = f'<a href="#fix-{_e(c.id)}">how to fix</a>' if c.remediation else ""
+            if _is_docs_link(c.link):
+                fix += f' <a href="{_e(c.link)}" rel="noopener noreferrer" target="_blank">AWS docs</a>'
             body.append(
                 f'<tr class="check" data-check="{_e(c.id)}" data-severity="{c.severity}" data-service="{_e(service)}">'
                 f'<td data-label="severity">{_sev(c.severity)}</td>'
@@ -276,7 +283,9 @@ def _diff(report: AuditReport) -> str:
 def _fixes(report: AuditReport) -> str:
     rows = "".join(
         f'<tr id="fix-{_e(c.id)}"><td><code>{_e(c.id)}</code></td><td>{_sev(c.severity)}</td><td>{_e(c.category)}'
-        f"</td><td>{_e(c.title)}</td><td>{_e(c.remediation)}</td></tr>"
+        f"</td><td>{_e(c.title)}</td><td>{_e(c.remediation)}"
+        + (f' <a href="{_e(c.link)}" rel="noopener noreferrer">AWS docs</a>' if _is_docs_link(c.link) else "")
+        + "</td></tr>"
         for c in _check_infos(report)
         if c.remediation
     )

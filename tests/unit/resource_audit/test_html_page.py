@@ -52,3 +52,29 @@ def test_each_check_is_filed_under_its_service() -> None:
     assert service_of("ec2-sg-open-all-ports") == "ec2"
     assert service_of("tags-required-s3") == "s3"
     assert service_of("iam-root-mfa") == "iam"
+
+
+def _check_row(html: str, check_id: str) -> str:
+    found = re.search(rf'<tr class="check" data-check="{re.escape(check_id)}".*?</tr>', html, re.S)
+    assert found, check_id
+    return found.group(0)
+
+
+def test_each_check_row_links_its_aws_remediation_page_escaped_and_keeps_the_remediation_text() -> None:
+    report = sample()
+    link = "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-deleting-volume.html?a=1&b=<2>"
+    report.checks[0] = report.checks[0].model_copy(update={"link": link})
+    html = to_html(report)
+    row = _check_row(html, "ebs-volume-unattached")
+    assert 'href="https://docs.aws.amazon.com/ebs/latest/userguide/ebs-deleting-volume.html?a=1&amp;b=&lt;2&gt;"' in row
+    assert link not in html  # never unescaped
+    assert 'href="#fix-ebs-volume-unattached"' in row  # the in-page remediation text stays
+    assert re.search(r'<tr id="fix-ebs-volume-unattached">.*?delete it.*?</tr>', html, re.S)
+
+
+def test_a_check_without_an_https_link_gets_no_link_rather_than_a_script_or_relative_one() -> None:
+    report = sample()
+    report.checks[0] = report.checks[0].model_copy(update={"link": "javascript:alert(1)"})
+    row = _check_row(to_html(report), "ebs-volume-unattached")
+    assert "javascript:" not in row
+    assert 'href="#fix-ebs-volume-unattached"' in row
