@@ -111,7 +111,7 @@ class ResourceAuditInput(TaskSettings):
     tagged_types: list[TaggedType] = Field(
         default_factory=lambda: list(DEFAULT_TAGGED), max_length=10, description="resource types the tag check reads"
     )
-    trusted_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
+    trusted_accounts: list[Annotated[str, Field(max_length=12, pattern=r"^\d{12}$")]] = Field(
         default_factory=list,
         max_length=1000,
         description="accounts outside the organization that snapshots may be shared with (partners, vendors)",
