@@ -214,8 +214,8 @@ def test_roles_named_by_name_are_assumed_in_the_partition_of_the_run_with_the_ru
     asked: list[dict[str, Any]] = []
     session.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: asked.append(dict(params)))
 
-    class Context:
-        aws_request_id = "5b1f0d3e-run"
+    class Context:  # one invocation per case: its own request id
+        aws_request_id = f"5b1f0d3e-{partition}"
 
         def get_remaining_time_in_millis(self) -> int:
             return 600_000
@@ -224,4 +224,4 @@ def test_roles_named_by_name_are_assumed_in_the_partition_of_the_run_with_the_ru
     report = execute(COUNT, event, Context(), clients=Clients(session), clock=lambda: NOW)
     assert report["status"] == "succeeded"
     assert [a["RoleArn"] for a in asked] == [f"arn:{partition}:iam::111111111111:role/member"]
-    assert asked[0]["RoleSessionName"] == "devops-tasks-5b1f0d3e-run"
+    assert asked[0]["RoleSessionName"] == f"devops-tasks-5b1f0d3e-{partition}"
