@@ -4,12 +4,14 @@ throttled deletions are deferred to the next run, never failed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto import mock_aws
+from moto.core.models import botocore_stubber
 
 from functions.lambda_housekeeping.task import TASK
 from shared.aws import Clients
@@ -26,15 +28,23 @@ second's worth is assumed."""
 
 class LambdaControlPlane(TokenBuckets):
     """One bucket per (access key, signing region) for all Lambda control-plane calls together; an attempt without
-    a token is answered HTTP 429 ``TooManyRequestsException`` (Lambda's JSON error) and changes nothing."""
+    a token is answered HTTP 429 ``TooManyRequestsException`` (Lambda's JSON error) and changes nothing.
+
+    The calls let through are answered by moto one at a time: moto's Lambda backend looks a version up by
+    iterating the function's list of versions while other threads remove from it, so under concurrent deletions a
+    version that exists is now and then answered ResourceNotFoundException. Lambda itself has no such race."""
+
+    _moto = threading.Lock()
 
     def __init__(self, clock: SimulatedClock) -> None:
         super().__init__(clock, {"lambda": (LAMBDA_RATE, LAMBDA_RATE)})
 
     def _before_send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
         _, service, op = event_name.split(".", 2)
-        if service != "lambda" or op in UNMETERED:
+        if service != "lambda":
             return None
+        if op in UNMETERED:
+            return self._answer(request, event_name)
         auth = request.headers.get("Authorization", b"")
         found = _SCOPE.search(auth.decode() if isinstance(auth, bytes) else auth)
         key = (found.group(1), found.group(2), "lambda") if found else ("", "", "lambda")
@@ -45,9 +55,14 @@ class LambdaControlPlane(TokenBuckets):
             if self._fits(candidate, LAMBDA_RATE, LAMBDA_RATE):
                 self._taken[key] = candidate
                 self.passed[op] += 1
-                return None
-            self.throttled[op] += 1
-        return answer(request, "json", 429, "TooManyRequestsException", "Rate exceeded")
+            else:
+                self.throttled[op] += 1
+                return answer(request, "json", 429, "TooManyRequestsException", "Rate exceeded")
+        return self._answer(request, event_name)
+
+    def _answer(self, request: AWSPreparedRequest, event_name: str) -> AWSResponse | None:
+        with self._moto:
+            return botocore_stubber(event_name=event_name, request=request)
 
 
 @pytest.fixture
@@ -97,6 +112,7 @@ def test_unpaced_deletions_are_throttled_and_deferred_never_failed(clock: Simula
     counts = unit["counts"]
     assert counts.get("deferred", 0) > 0, counts
     assert counts["deleted"] + counts["deferred"] == doomed
+    assert [a["resource"] for a in unit["actions"] if a["detail"].get("note") == "already gone"] == []
     assert report["status"] == "incomplete"
     deferred = [a for a in unit["actions"] if a["status"] == "skipped" and a["action"] == "delete"]
     assert {a["detail"]["error_code"] for a in deferred} == {"TooManyRequestsException"}
