@@ -152,6 +152,9 @@ def listers(clients: Clients, region: str, inv: Inventory, now: datetime) -> dic
         "nat_traffic": usage(nat_queries),
         "volume_iops": usage(iops_queries),
         "guardduty_detectors": guardduty,
+        "access_analyzers": lambda: _pages(
+            clients.client("accessanalyzer", region), "list_analyzers", "analyzers", PaginationConfig={"PageSize": 100}
+        ),
         "kms_keys": kms_keys,
         "vpcs": lambda: _pages(ec2, "describe_vpcs", "Vpcs", PaginationConfig={"PageSize": 1000}),
         "flow_logs": lambda: _pages(ec2, "describe_flow_logs", "FlowLogs", PaginationConfig={"PageSize": 1000}),

@@ -63,6 +63,7 @@ PERMISSIONS = frozenset(
         "ec2:DescribeFlowLogs",
         "guardduty:ListDetectors",
         "guardduty:GetDetector",
+        "access-analyzer:ListAnalyzers",
         "kms:ListKeys",
         "kms:ListAliases",
         "kms:DescribeKey",

@@ -1,4 +1,4 @@
-"""Detection and key management per (account, region): GuardDuty, VPC flow logs, KMS keys."""
+"""Detection and key management per (account, region): GuardDuty, IAM Access Analyzer, VPC flow logs, KMS keys."""
 
 from __future__ import annotations
 
@@ -47,6 +47,52 @@ def guardduty_off(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
         status = "FAIL"
         evidence = "no detector" if not statuses else f"detector {', '.join(f'{i} {s}' for i, s in statuses.items())}"
     yield Outcome("guardduty", "region-setting", status, evidence)
+
+
+EXTERNAL_ACCESS_ANALYZERS = frozenset({"ACCOUNT", "ORGANIZATION"})
+"""The analyzer types that find resources shared outside the zone of trust (CIS 1.20); the unused and internal
+access analyzers report other things and do not count."""
+OTHER_ANALYZERS = frozenset(
+    {"ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS", "ACCOUNT_INTERNAL_ACCESS", "ORGANIZATION_INTERNAL_ACCESS"}
+)
+ANALYZER_STATUSES = frozenset({"ACTIVE", "CREATING", "DISABLED", "FAILED"})
+
+
+@check(
+    id="access-analyzer-off",
+    title="IAM Access Analyzer (external access) is not active in the region",
+    category="security",
+    severity="medium",
+    scope="region",
+    needs=("access_analyzers",),
+    looks_at="ListAnalyzers (one paginated listing a region): an analyzer of type ACCOUNT or ORGANIZATION with "
+    "status ACTIVE; an analyzer whose type or status is missing or unknown is ERROR unless another one is active",
+    remediation="Create an external access analyzer in every region (aws accessanalyzer create-analyzer "
+    "--analyzer-name external --type ACCOUNT), or one of type ORGANIZATION from the delegated administrator "
+    "account, and review its findings.",
+    link=DOCS + "IAM/latest/UserGuide/access-analyzer-getting-started.html",
+    cis=("1.20",),
+    prowler=("accessanalyzer_enabled",),
+)
+def access_analyzer_off(inv: Inventory, env: CheckEnv) -> Iterator[Outcome]:
+    active, inactive, unknown = [], [], []
+    for a in inv["access_analyzers"]:
+        name, kind, state = a.get("name") or a.get("arn"), a.get("type"), a.get("status")
+        if kind not in EXTERNAL_ACCESS_ANALYZERS | OTHER_ANALYZERS or state not in ANALYZER_STATUSES:
+            unknown.append(f"{name}: type {kind}, status {state}")
+        elif kind in EXTERNAL_ACCESS_ANALYZERS and state == "ACTIVE":
+            active.append(f"{name} ({kind})")
+        else:
+            inactive.append(f"{name} {kind} {state}")
+    status: OutcomeStatus
+    if active:
+        status, evidence = "PASS", f"analyzer {active[0]} active"
+    elif unknown:
+        status, evidence = "ERROR", f"analyzer not readable ({'; '.join(unknown)})"
+    else:
+        status = "FAIL"
+        evidence = "no analyzer" if not inactive else f"no active external access analyzer: {', '.join(inactive)}"
+    yield Outcome("access-analyzer", "region-setting", status, evidence)
 
 
 @check(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
 
 from cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from cli.moto_lambda import set_code_quota
 from shared.aws import Clients
 from shared.runner import execute
-from tests.faults import CallLog
+from tests.faults import UNROUTABLE, CallLog, _Raw
 from tests.helpers import REGION, FakeContext
 
 ACCOUNT = "123456789012"
@@ -74,16 +79,75 @@ def shims() -> Iterator[None]:
         yield
 
 
-def audit(payload: dict[str, Any], *, log: CallLog | None = None, now: datetime = NOW, attach: Any = None) -> Any:
-    """Run the task through the shared runner with clients whose calls can be counted or faulted."""
+def analyzer(name: str, kind: str = "ACCOUNT", status: str = "ACTIVE") -> dict[str, Any]:
+    return {"arn": f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/{name}", "name": name, "type": kind,
+            "createdAt": "2025-01-01T00:00:00Z", "status": status}  # fmt: skip
+
+
+class AccessAnalyzers:
+    """Serves ListAnalyzers, which moto does not implement, as AWS does: JSON pages of ``page`` analyzers with a
+    nextToken while more remain, botocore parsing the body as it would AWS's. Registered for every session made
+    while serving (the task's assumed-role sessions too); ``accounts`` answers per account (moto's account of the
+    request's access key), ``analyzers`` every other account."""
+
+    def __init__(
+        self,
+        analyzers: list[dict[str, Any]],
+        page: int = 100,
+        accounts: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.analyzers, self.page, self.accounts = analyzers, page, accounts or {}
+        self.requests: list[dict[str, list[str]]] = []
+
+    @contextmanager
+    def serving(self) -> Iterator[AccessAnalyzers]:
+        handler = ("before-send.accessanalyzer.ListAnalyzers", self._send)
+        BUILTIN_HANDLERS.append(handler)
+        try:
+            yield self
+        finally:
+            BUILTIN_HANDLERS.remove(handler)
+
+    def _send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        from moto.iam.models import get_account_id_from
+
+        query = parse_qs(urlsplit(request.url).query)
+        self.requests.append(query)
+        key = re.search(r"Credential=([^/]+)/", request.headers.get("Authorization", b"").decode())
+        served = self.accounts.get(get_account_id_from(key.group(1)) if key else "", self.analyzers)
+        start = int(query.get("nextToken", ["0"])[0])
+        size = min(int(query.get("maxResults", [str(self.page)])[0]), self.page)
+        body: dict[str, Any] = {"analyzers": served[start : start + size]}
+        if start + size < len(served):
+            body["nextToken"] = str(start + size)
+        url, request.url = request.url, UNROUTABLE
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": "r"}
+        return AWSResponse(url, 200, headers, _Raw(json.dumps(body).encode()))  # type: ignore[arg-type]
+
+
+ANALYZERS = AccessAnalyzers([], accounts={HARDENED: [analyzer("external")]})
+"""The estate's: an active analyzer in the hardened account only."""
+
+
+def audit(
+    payload: dict[str, Any],
+    *,
+    log: CallLog | None = None,
+    now: datetime = NOW,
+    attach: Any = None,
+    analyzers: AccessAnalyzers | None = None,
+) -> Any:
+    """Run the task through the shared runner with clients whose calls can be counted or faulted; ListAnalyzers
+    answers as in ``ANALYZERS`` unless ``analyzers`` says otherwise."""
     from functions.resource_audit.task import TASK
 
-    session = boto3.Session(region_name=REGION)
-    if log is not None:
-        log.attach(session)
-    if attach is not None:
-        attach.attach(session)
-    return execute(TASK, payload, FakeContext(), clients=Clients(session), clock=lambda: now)
+    with (analyzers or ANALYZERS).serving():
+        session = boto3.Session(region_name=REGION)
+        if log is not None:
+            log.attach(session)
+        if attach is not None:
+            attach.attach(session)
+        return execute(TASK, payload, FakeContext(), clients=Clients(session), clock=lambda: now)
 
 
 def read_report(key: str = "reports/resource-audit/latest.json") -> dict[str, Any]:

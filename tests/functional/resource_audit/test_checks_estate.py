@@ -111,6 +111,7 @@ def test_the_seeded_bad_resource_fails_and_the_good_one_passes(
         "cloudtrail-multi-region-logging",
         "ebs-encryption-by-default",
         "guardduty-off",
+        "access-analyzer-off",
     ],
 )
 def test_account_settings_fail_in_the_plain_account_and_pass_in_the_hardened_one(

@@ -27,6 +27,7 @@ DENIED_SOURCES = {
     ("logs", "DescribeLogGroups"): {"log_groups"},
     ("rds", "DescribeDBInstances"): {"db_instances"},
     ("guardduty", "ListDetectors"): {"guardduty_detectors"},
+    ("accessanalyzer", "ListAnalyzers"): {"access_analyzers"},
     ("kms", "ListKeys"): {"kms_keys"},
     ("ec2", "DescribeVpcs"): {"vpcs"},
     ("ec2", "DescribeFlowLogs"): {"flow_logs"},
@@ -255,6 +256,7 @@ def test_api_calls_stay_within_the_design_with_200_users_and_40_buckets(aws: Non
     }
     assert log.operations("kms") == {"ListKeys": 1, "ListAliases": 1}  # no key: nothing described
     assert log.operations("guardduty") == {"ListDetectors": 1}
+    assert log.operations("accessanalyzer") == {"ListAnalyzers": 1}
     assert log.operations("elbv2") == {"DescribeLoadBalancers": 1, "DescribeTargetGroups": 1}
     assert log.operations("cloudwatch") == {}  # nothing to measure: no load balancer, NAT gateway or io volume
     assert log.operations("organizations") == {"ListAccounts": 1}  # once per run

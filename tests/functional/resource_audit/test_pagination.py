@@ -228,6 +228,11 @@ def _estate() -> FakeAws:
         {"FlowLogId": f"fl-{i:04d}", "ResourceId": f"vpc-{i:04d}", "FlowLogStatus": "ACTIVE"} for i in range(1200)
     ]
     detectors = [f"det-{i}" for i in range(3)]
+    analyzers = [  # ListAnalyzers' shape; two pages: AWS may return fewer than maxResults
+        {"arn": f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/{name}", "name": name, "type": kind,
+         "createdAt": "2025-01-01T00:00:00Z", "status": status}
+        for name, kind, status in (("unused", "ACCOUNT_UNUSED_ACCESS", "ACTIVE"), ("external", "ACCOUNT", "ACTIVE"))
+    ]  # fmt: skip
     paged = {
         ("kms", "ListKeys"): _kms("Keys", keys, server_max=1000),
         ("elbv2", "DescribeLoadBalancers"): Paged(lbs, "LoadBalancers", "PageSize", "Marker", "NextMarker", 400),
@@ -237,6 +242,7 @@ def _estate() -> FakeAws:
         ("ec2", "DescribeVpcs"): _ec2("Vpcs", vpcs),
         ("ec2", "DescribeFlowLogs"): _ec2("FlowLogs", flow_logs),
         ("guardduty", "ListDetectors"): Paged(detectors, "DetectorIds", "MaxResults", "NextToken", "NextToken", 2),
+        ("accessanalyzer", "ListAnalyzers"): Paged(analyzers, "analyzers", "maxResults", "nextToken", "nextToken", 1),
         ("rds", "DescribeDBInstances"): _rds("DBInstances", dbs),
         ("rds", "DescribeDBSnapshots"): _rds("DBSnapshots", db_snapshots, server_max=60),
         ("rds", "DescribeDBClusterSnapshots"): _rds("DBClusterSnapshots", cluster_snapshots),
@@ -395,6 +401,7 @@ def test_every_item_of_every_page_reaches_the_inventory(audited: tuple[FakeAws, 
     assert ids(regional["vpcs"], "VpcId") == served(("ec2", "DescribeVpcs"), "VpcId")
     assert len(regional["flow_logs"]) == 1200
     assert [d["status"] for d in regional["guardduty_detectors"]] == ["ENABLED"] * 3
+    assert [a["name"] for a in regional["access_analyzers"]] == ["unused", "external"]  # both pages
     assert len(regional["load_balancers"]) == len(regional["target_groups"]) == 450
     assert len(regional["target_health"]) == 450
     assert ids(regional["nat_gateways"], "NatGatewayId") == served(("ec2", "DescribeNatGateways"), "NatGatewayId")
@@ -426,6 +433,7 @@ def test_calls_are_exactly_the_pages_of_one_listing_per_source(audited: tuple[Fa
         ("ec2", "DescribeVpcs"): 1000,
         ("ec2", "DescribeFlowLogs"): 1000,
         ("guardduty", "ListDetectors"): 50,
+        ("accessanalyzer", "ListAnalyzers"): 100,
         ("elbv2", "DescribeLoadBalancers"): 400,
         ("elbv2", "DescribeTargetGroups"): 400,
         ("ec2", "DescribeNatGateways"): 1000,
@@ -495,6 +503,7 @@ PREFIX = {
     "rds": "rds",
     "kms": "kms",
     "guardduty": "guardduty",
+    "accessanalyzer": "access-analyzer",
     "elbv2": "elasticloadbalancing",
     "cloudwatch": "cloudwatch",
 }

@@ -35,6 +35,34 @@ def test_guardduty_off_in_a_region_fails_and_an_unreadable_detector_is_error(
     assert _run("guardduty-off", {"guardduty_detectors": detectors}) == [("guardduty", status)]
 
 
+def _analyzer(name: str, status: object = "ACTIVE", type_: object = "ACCOUNT") -> dict[str, Any]:
+    return {"arn": f"arn:aws:access-analyzer:eu-west-1:123456789012:analyzer/{name}", "name": name,
+            "type": type_, "status": status}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("analyzers", "status"),
+    [
+        ([], "FAIL"),
+        ([_analyzer("a", "DISABLED")], "FAIL"),
+        ([_analyzer("a", "CREATING"), _analyzer("b", "FAILED")], "FAIL"),
+        ([_analyzer("a")], "PASS"),
+        ([_analyzer("org", type_="ORGANIZATION")], "PASS"),
+        # an unused-access analyzer finds no external access: it is not the analyzer CIS 1.20 asks for
+        ([_analyzer("unused", type_="ACCOUNT_UNUSED_ACCESS")], "FAIL"),
+        ([_analyzer("a", status=None)], "ERROR"),
+        ([_analyzer("a", status="SOMETHING_NEW")], "ERROR"),
+        ([_analyzer("a", type_=None)], "ERROR"),
+        ([_analyzer("a", status=None), _analyzer("b")], "PASS"),
+        ([_analyzer("a", "DISABLED"), _analyzer("b", type_="SOMETHING_NEW")], "ERROR"),
+    ],
+)
+def test_access_analyzer_off_in_a_region_fails_and_an_unreadable_analyzer_is_error(
+    analyzers: list[dict[str, Any]], status: str
+) -> None:
+    assert _run("access-analyzer-off", {"access_analyzers": analyzers}) == [("access-analyzer", status)]
+
+
 def test_a_vpc_without_an_active_flow_log_of_its_own_fails() -> None:
     vpcs = [{"VpcId": v} for v in ("vpc-on", "vpc-off", "vpc-subnet-only", "vpc-failed", "vpc-unknown")]
     flow_logs = [
