@@ -11,6 +11,7 @@ import pytest
 
 from cli.demo.resource_audit import moto_audit_shims, seed_account, seed_region
 from functions.resource_audit.handler import handler
+from tests.functional.resource_audit.estate import AccessAnalyzers, analyzer
 from tests.helpers import REGION, FakeContext, load_event
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,8 @@ def test_handler_over_http_writes_reports_and_diffs_the_second_run(
 ) -> None:
     now = datetime.now(UTC)
     account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
-    with moto_audit_shims({account: (True, False)}):
+    # ListAnalyzers, which moto does not implement, answered as AWS would: an active analyzer (hardened account)
+    with moto_audit_shims({account: (True, False)}), AccessAnalyzers([analyzer("external")]).serving():
         seed_region(_client, account, REGION, now)
         seed_account(_client, account, REGION, now, hardened=True)
         _client("s3", REGION).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
