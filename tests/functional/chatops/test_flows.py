@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import boto3
 
@@ -115,3 +116,32 @@ def test_an_unknown_policy_is_answered_with_the_reason(rig: Rig) -> None:
     posted = plan_message(rig, "plan snapshot-rotation weekly")
     assert posted["text"] == ":x: snapshot-rotation has no policy 'weekly'"
     assert rig.lam.task_invocations() == []
+
+
+def test_an_action_the_estate_gained_after_the_check_is_reported_as_outside_the_approved_plan(rig: Rig) -> None:
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    run_task = rig.lam.handlers[SNAPSHOT_FN]
+    gained: list[str] = []
+
+    def changed_before_the_run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event.get("dry_run") is False:  # the seconds between the digest check and the run
+            gained.append(volume("another"))
+        return run_task(event, context)
+
+    rig.lam.handlers[SNAPSHOT_FN] = changed_before_the_run
+    _, posted = click(rig, "approve", value)
+    assert [p["dry_run"] for _, p in rig.lam.task_invocations()] == [True, True, False]
+    assert len(gained) == 1
+    assert snapshots() == 2, "the run made the approved snapshot and the new volume's"
+    result = json.dumps(posted[-1]["blocks"])
+    assert ":warning: 1 action(s) of the run were not in the approved plan" in result
+
+
+def test_a_run_that_did_only_the_approved_plan_carries_no_outside_plan_warning(rig: Rig) -> None:
+    configure(rig)
+    volume("db")
+    value = button(plan_message(rig), "approve")
+    _, posted = click(rig, "approve", value)
+    assert "not in the approved plan" not in json.dumps(posted[-1]["blocks"])
