@@ -26,7 +26,9 @@ from botocore.credentials import (
 from botocore.exceptions import NoCredentialsError
 
 from shared import PROJECT, __version__
+from shared.observability import logger
 from shared.pacing import Pacer, Rate, default_pacer
+from shared.partitions import partition_of
 
 T = TypeVar("T")
 
@@ -219,13 +221,22 @@ def role_arn_for(account_id: str, role: str, partition: str = "aws") -> str:
 
 
 def enabled_regions(clients: Clients) -> list[str]:
-    """Every region enabled for the account (opt-in regions that are not opted in are skipped)."""
+    """Every region enabled for the account (opt-in regions that are not opted in are skipped), in the partition
+    of the credentials' region: AWS answers DescribeRegions with its own partition's regions only, and a region of
+    another partition (as moto lists cn- and us-gov- regions to any caller) cannot be reached with these
+    credentials, so it is left out, with a warning naming it. A region botocore does not know is kept: the run
+    reports it as a failed unit with the reason."""
     ec2 = clients.client("ec2", clients.default_region)
     resp = ec2.describe_regions(
         AllRegions=False,
         Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}],
     )
-    return sorted(r["RegionName"] for r in resp["Regions"])
+    partition = partition_of(clients.default_region)
+    names = sorted(str(r["RegionName"]) for r in resp["Regions"])
+    outside = [name for name in names if partition_of(name) not in (partition, None)]
+    if outside:
+        logger.warning("regions outside the credentials' partition left out", partition=partition, regions=outside)
+    return [name for name in names if name not in outside]
 
 
 def error_code(exc: BaseException) -> str:

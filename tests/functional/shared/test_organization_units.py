@@ -114,10 +114,13 @@ def test_all_regions_are_each_member_accounts_enabled_regions(org: organization.
     report = execute(COUNT, event, clients=Clients(session_with()), clock=lambda: NOW)
 
     members = org.ids("prod-a", "prod-b")
-    regions = sorted(
+    listed = sorted(
         r["RegionName"] for r in organization.member_session(members[0]).client("ec2").describe_regions()["Regions"]
     )
+    # moto lists the regions of every partition; AWS (and so the run) only the credentials' partition's
+    regions = [r for r in listed if not r.startswith(("cn-", "us-gov-"))]
     assert REGION in regions
+    assert len(regions) < len(listed)
     assert units_of(report) == {(a, r) for a in members for r in regions}
 
 

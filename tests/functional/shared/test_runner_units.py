@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
-from shared.aws import Clients, enabled_regions
+from shared.aws import Clients, enabled_regions, new_session
 from shared.errors import InputError, RunFailed
 from shared.inputs import TaskSettings
 from shared.report import Action, UnitResult
@@ -104,8 +105,20 @@ def test_all_regions_means_every_enabled_region() -> None:
     regions = enabled_regions(Clients())
     assert "eu-west-1" in regions
     assert regions == sorted(regions)
+    # moto lists the cn- and us-gov- regions to any caller; AWS answers with the caller's partition only
+    assert [r for r in regions if r.startswith(("cn-", "us-gov-"))] == []
     report = execute(COUNT, {"regions": ["all"]}, clock=lambda: NOW)
     assert sorted(u["region"] for u in report["units"]) == regions
+
+
+def test_regions_outside_the_credentials_partition_are_left_out_of_all_regions() -> None:
+    session = new_session(aws_access_key_id="x", aws_secret_access_key="x", region_name="cn-north-1")
+    clients = Clients(session)
+    ec2 = clients.client("ec2", "cn-north-1")
+    answer = {"Regions": [{"RegionName": r} for r in ("cn-northwest-1", "eu-west-1", "cn-north-1", "xx-new-1")]}
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_regions", answer)
+        assert enabled_regions(clients) == ["cn-north-1", "cn-northwest-1", "xx-new-1"]
 
 
 @pytest.mark.usefixtures("aws")
