@@ -9,7 +9,10 @@ One partition, in this order, each step safe to interrupt (the partition stays r
   4. the Glue partition switched to the generation (``UpdatePartition``), if it still has the planned location;
   5. the manifest updated with the switch time.
 A later run, ``grace_hours`` after the switch, deletes the generation's inputs, each only while it still has
-the ETag recorded in the manifest (``If-Match``), and records that in the manifest.
+the ETag recorded in the manifest (``If-Match``), and records that in the manifest. A generation that was written
+and never switched to (its switch deferred or refused, and the partition compacted into another since) is
+discarded by a run ``grace_hours`` after its manifest was last written: its outputs in the versions the manifest
+records, then the manifest in the version read.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from functions.log_compaction.inventory import files_under, generation_of, manifest_doc
 from functions.log_compaction.merge import MergeError, Tally, check_file, merge_files, schema_of
 from functions.log_compaction.models import CompactionInput, Fingerprint, Generation, LakeFile
-from functions.log_compaction.plan import Compaction, Deletion, PartitionPlan, location_of, manifest_key
+from functions.log_compaction.plan import Compaction, Deletion, Discard, PartitionPlan, location_of, manifest_key
 from shared.observability import logger
 from shared.report import Action, UnitResult
 
@@ -75,6 +78,8 @@ class Compactor:
             self._guarded("record-switch", where, lambda: self._record_switch(p, p.record_switch))
         for deletion in p.deletions:
             self._guarded("delete", where, lambda d=deletion: self._delete(p, d))
+        for discard in p.discards:
+            self._guarded("discard", where, lambda d=discard: self._discard(p, d))
         if p.action == "error":
             self.result.fail("plan", p.reason, resource=where)
             self.result.add(Action(action="compact", resource=where, reason=p.reason, status="failed"))
@@ -123,25 +128,45 @@ class Compactor:
     # -- writing a generation ------------------------------------------------------------------------------
 
     def _compact(self, p: PartitionPlan, c: Compaction) -> tuple[Generation, Fingerprint]:
+        """Write, check and switch to the generation. When the partition changed meanwhile (:class:`Deferred`) or
+        an output does not hold its inputs' rows (:class:`MergeError`), nothing points at what this run wrote:
+        those objects are deleted again, each in the version this run wrote, before the error goes on."""
+        wrote: list[LakeFile] = []
+        try:
+            return self._write_generation(p, c, wrote)
+        except (Deferred, MergeError):
+            self._remove_written(wrote)
+            raise
+
+    def _write_generation(
+        self, p: PartitionPlan, c: Compaction, wrote: list[LakeFile]
+    ) -> tuple[Generation, Fingerprint]:
         outputs: list[LakeFile] = []
         prints: list[Fingerprint] = []
         with tempfile.TemporaryDirectory(dir=self.spool_dir, prefix="compaction-") as tmp:
             folder = Path(tmp)
             for key, group in zip(c.output_keys, c.groups, strict=True):
-                written, fp = self._write_output(folder, key, group)
+                written, fp = self._write_output(folder, key, group, wrote)
                 outputs.append(written)
                 prints.append(fp)
         if set(files_under(self.s3, self.bucket, p.state.base_prefix)) != set(p.state.base_files):
             raise Deferred("files were added to or changed in the lake prefix during the compaction; next run")
         fingerprint = combine(prints)
         gen = Generation(id=c.id, prefix=c.prefix, inputs=c.inputs, outputs=tuple(outputs), covered=c.covered)
-        self._put_manifest(p, gen, c.replaces, fingerprint)
+        wrote.append(self._put_manifest(p, gen, c.replaces, fingerprint))
         self._switch(p, c)
         self._put_manifest(p, _with(gen, switched_at=self.now), c.replaces, fingerprint)
         logger.info("partition compacted", partition=p.state.base_prefix, generation=c.id, rows=fingerprint.rows)
         return gen, fingerprint
 
-    def _write_output(self, folder: Path, key: str, group: tuple[LakeFile, ...]) -> tuple[LakeFile, Fingerprint]:
+    def _remove_written(self, wrote: list[LakeFile]) -> None:
+        outcomes = [self._delete_version(f.key, f.etag) for f in reversed(wrote)]
+        self.result.count("written_removed", outcomes.count("deleted"))
+        logger.info("written objects removed", objects=len(wrote), deleted=outcomes.count("deleted"))
+
+    def _write_output(
+        self, folder: Path, key: str, group: tuple[LakeFile, ...], wrote: list[LakeFile]
+    ) -> tuple[LakeFile, Fingerprint]:
         paths = [self._download(f, folder / f"in-{i}.parquet") for i, f in enumerate(group)]
         schema = schema_of(paths[0])
         out = folder / "out.parquet"
@@ -156,6 +181,7 @@ class Compactor:
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet"
             )
         written = LakeFile(key, str(resp["ETag"]).strip('"'), out.stat().st_size)
+        wrote.append(written)
         out.unlink()
         back = self._download(written, folder / "back.parquet")
         _same(check_file(back, schema), expected, f"s3://{self.bucket}/{key}")
@@ -168,14 +194,15 @@ class Compactor:
             shutil.copyfileobj(resp["Body"], fh, 1 << 20)
         return path
 
-    def _put_manifest(self, p: PartitionPlan, gen: Generation, replaces: str, fingerprint: Fingerprint) -> None:
+    def _put_manifest(self, p: PartitionPlan, gen: Generation, replaces: str, fingerprint: Fingerprint) -> LakeFile:
         s = p.state
         doc = manifest_doc(gen, log_format=s.format, dt=s.dt, hour=s.hour, replaces=replaces, fingerprint=fingerprint)
-        self._write_doc(manifest_key(self.params.compacted_prefix, s.format, s.dt, s.hour, gen.id), doc)
+        return self._write_doc(manifest_key(self.params.compacted_prefix, s.format, s.dt, s.hour, gen.id), doc)
 
-    def _write_doc(self, key: str, doc: dict[str, Any]) -> None:
+    def _write_doc(self, key: str, doc: dict[str, Any]) -> LakeFile:
         body = json.dumps(doc, indent=1, sort_keys=True).encode()
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        return LakeFile(key, str(resp["ETag"]).strip('"'), len(body))
 
     def _switch(self, p: PartitionPlan, c: Compaction) -> None:
         s = p.state
@@ -184,7 +211,10 @@ class Compactor:
         part = self.glue.get_partition(DatabaseName=db, TableName=table, PartitionValues=[s.dt, s.hour])["Partition"]
         descriptor = dict(part["StorageDescriptor"])
         location = str(descriptor.get("Location", ""))
-        if (location if location.endswith("/") else location + "/") != c.replaces:
+        location = location if location.endswith("/") else location + "/"
+        if location == location_of(self.bucket, c.prefix):
+            return  # switched to this very generation already (an earlier delivery of the same compaction)
+        if location != c.replaces:
             raise Deferred(f"the partition's location changed to {location} during the compaction; next run")
         descriptor["Location"] = location_of(self.bucket, c.prefix)
         partition_input: dict[str, Any] = {"Values": [s.dt, s.hour], "StorageDescriptor": descriptor}
@@ -251,6 +281,49 @@ class Compactor:
                 detail={"keys": keys, "deleted": deleted, "kept_changed": kept},
             )
         )
+
+    def _discard(self, p: PartitionPlan, d: Discard) -> None:
+        """An abandoned generation's outputs, each in the version its manifest records, then the manifest in the
+        version read; a file or manifest rewritten since is kept (the next run looks again)."""
+        s, gen = p.state, d.generation
+        where = location_of(self.bucket, p.state.base_prefix)
+        key = manifest_key(self.params.compacted_prefix, s.format, s.dt, s.hour, gen.id)
+        keys = [f.key for f in gen.outputs]
+        reason = f"generation {gen.id} was written and never switched to; idle longer than the grace period"
+        if self.params.dry_run:
+            plan: dict[str, Any] = {"keys": keys, "manifest": key}
+            self.result.add(Action(action="discard", resource=where, reason=reason, status="planned", detail=plan))
+            self.result.count("discard_planned", len(keys))
+            return
+        deleted = kept = 0
+        for f in gen.outputs:
+            outcome = self._delete_version(f.key, f.etag)
+            deleted += outcome == "deleted"
+            kept += outcome == "changed"
+        manifest = self._delete_version(key, gen.manifest_etag or "") if not kept else "kept"
+        self.result.count("generations_discarded" if manifest in ("deleted", "gone") else "generations_kept")
+        self.result.count("files_discarded", deleted)
+        if kept:
+            self.result.count("files_kept_changed", kept)
+        done: dict[str, Any] = {
+            "keys": keys,
+            "deleted": deleted,
+            "kept_changed": kept,
+            "manifest": f"{key}: {manifest}",
+        }
+        self.result.add(Action(action="discard", resource=where, reason=reason, status="done", detail=done))
+
+    def _delete_version(self, key: str, etag: str) -> str:
+        """Delete ``key`` only while it has ``etag``: "deleted", "gone" (nothing there) or "changed"."""
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=f'"{etag}"')
+        except self.s3.exceptions.ClientError as exc:
+            if _code(exc) in GONE:
+                return "gone"
+            if _code(exc) in CHANGED:
+                return "changed"
+            raise
+        return "deleted"
 
 
 def _with(gen: Generation, **changes: Any) -> Generation:

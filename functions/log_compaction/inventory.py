@@ -39,7 +39,9 @@ def _files(items: list[dict[str, Any]]) -> tuple[LakeFile, ...]:
     return tuple(LakeFile(str(i["key"]), str(i["etag"]), int(i["size"])) for i in items)
 
 
-def generation_of(doc: dict[str, Any]) -> Generation:
+def generation_of(
+    doc: dict[str, Any], *, written_at: datetime | None = None, manifest_etag: str | None = None
+) -> Generation:
     return Generation(
         id=str(doc["id"]),
         prefix=str(doc["prefix"]),
@@ -48,6 +50,8 @@ def generation_of(doc: dict[str, Any]) -> Generation:
         covered=frozenset(str(k) for k in doc["covered"]),
         switched_at=_time(doc.get("switched_at")),
         deleted_at=_time(doc.get("deleted_at")),
+        written_at=written_at,
+        manifest_etag=manifest_etag,
     )
 
 
@@ -79,8 +83,11 @@ def generations(s3: Any, bucket: str, root: str) -> tuple[Generation, ...]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root, Delimiter="/"):
         for item in page.get("Contents", []):
             if item["Key"].endswith(".json"):
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                found.append(generation_of(json.loads(body)))
+                got = s3.get_object(Bucket=bucket, Key=item["Key"])  # the version read: its time and ETag
+                doc = json.loads(got["Body"].read())
+                found.append(
+                    generation_of(doc, written_at=got.get("LastModified"), manifest_etag=_etag(got.get("ETag")))
+                )
     return tuple(sorted(found, key=lambda g: g.id))
 
 

@@ -133,6 +133,10 @@ class Generation:
     """When the partition was switched to it (None: written, not switched)."""
     deleted_at: datetime | None = None
     """When its inputs were deleted (None: not yet)."""
+    written_at: datetime | None = None
+    """When its manifest was last written (S3's LastModified of the listing; None: not known)."""
+    manifest_etag: str | None = None
+    """The manifest's ETag as listed (without quotes): it is deleted only in that version."""
 
 
 @dataclass(frozen=True)

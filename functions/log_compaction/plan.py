@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -53,6 +53,16 @@ class Deletion:
 
 
 @dataclass(frozen=True)
+class Discard:
+    """A generation that was written and never switched to, and that nothing will switch to: this run compacts
+    the partition into another generation (or none), the partition reads elsewhere, and its manifest was last
+    written more than the grace period ago (a compaction runs for minutes, one run at a time). Its outputs are
+    deleted in the versions its manifest records, then its manifest in the version listed."""
+
+    generation: Generation
+
+
+@dataclass(frozen=True)
 class PartitionPlan:
     state: PartitionState
     action: Literal["compact", "skip", "error"]
@@ -61,6 +71,7 @@ class PartitionPlan:
     deletions: tuple[Deletion, ...] = ()
     record_switch: Generation | None = None
     """The current generation, when its manifest does not say yet that the partition was switched to it."""
+    discards: tuple[Discard, ...] = ()
 
 
 @dataclass
@@ -112,7 +123,27 @@ def location_of(bucket: str, prefix: str) -> str:
 
 
 def plan_partition(state: PartitionState, policy: Policy, now: datetime) -> PartitionPlan:
-    """Compact, skip or refuse one partition; and which replaced files may go."""
+    """Compact, skip or refuse one partition; which replaced files may go, and which abandoned generations."""
+    decided = _decide(state, policy, now)
+    if decided.action == "error":
+        return decided  # a partition at an unknown location: nothing of it is touched
+    writes = decided.compaction.id if decided.compaction is not None else None
+    discards = tuple(Discard(g) for g in _abandoned(state, writes, policy, now))
+    return replace(decided, discards=discards) if discards else decided
+
+
+def _abandoned(state: PartitionState, writes: str | None, policy: Policy, now: datetime) -> Iterable[Generation]:
+    """Generations written, never switched to, not read now, not the one this run writes, idle past the grace."""
+    read_prefix = state.location.removeprefix(f"s3://{policy.bucket}/")
+    for g in state.generations:
+        if g.switched_at is not None or g.id == writes or g.prefix == read_prefix:
+            continue
+        if g.written_at is None or g.manifest_etag is None or g.written_at + policy.grace > now:
+            continue
+        yield g
+
+
+def _decide(state: PartitionState, policy: Policy, now: datetime) -> PartitionPlan:
     by_location = {location_of(policy.bucket, g.prefix): g for g in state.generations}
     current = by_location.get(state.location)
     if current is None and state.location != location_of(policy.bucket, state.base_prefix):

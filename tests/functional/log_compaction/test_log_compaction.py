@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -209,6 +209,7 @@ def test_a_file_that_arrives_during_the_compaction_defers_the_switch(
     assert totals(report)["partitions_deferred"] >= 1
     _table, keys = lake.read_partition(*OLD)
     assert len(keys) == 7, "still read from the lake prefix, the new file with it"
+    assert lake.listing("compacted/format=alb/dt=2026-11-27/hour=13/") == [], "what the deferred run wrote is gone"
 
 
 def _crash_points(lake: Lake) -> int:
@@ -269,6 +270,7 @@ def test_an_output_that_does_not_hold_its_inputs_rows_is_never_switched_to(
         assert keys[0].startswith("lake/")
         assert same_rows(table, estate[part])
     assert not [k for k in lake.listing("compacted/") if k.endswith(".json")], "no manifest for an unchecked output"
+    assert lake.listing("compacted/") == [], "an output refused by its check is deleted again"
 
 
 def test_a_partition_moved_by_someone_else_during_the_compaction_is_not_switched(
@@ -293,6 +295,8 @@ def test_a_partition_moved_by_someone_else_during_the_compaction_is_not_switched
     report = run(session=session)
     assert totals(report)["partitions_deferred"] == 1
     assert lake.location(*OLD) == "s3://elsewhere/data/"
+    assert lake.listing("compacted/format=alb/dt=2026-11-27/hour=13/") == [], "its outputs and manifest are gone"
+    assert lake.location(*OLDER).startswith("s3://amzn-s3-demo-lake/compacted/"), "the other partition switched"
 
 
 def test_inputs_are_read_only_in_the_version_that_was_listed(
@@ -303,3 +307,87 @@ def test_inputs_are_read_only_in_the_version_that_was_listed(
     reads = [p for svc, op, p in log.calls if op == "GetObject" and p["Key"].startswith("lake/")]
     assert len(reads) == 9
     assert all(p.get("IfMatch", "").startswith('"') for p in reads)
+
+
+def test_a_generation_never_switched_to_is_discarded_once_idle_past_the_grace_period_and_nothing_else(
+    lake: Lake, estate: dict[tuple[str, str], pa.Table]
+) -> None:
+    # a run dies between the generation's manifest and the switch; a file arrives; the next run compacts the
+    # partition into another generation. The first one is then read by nothing and switched to by nothing.
+    crash = CrashAfter(2, services=frozenset({"s3", "glue"}))  # OLD's output and manifest, not its switch
+    session = boto3.Session(region_name=REGION)
+    crash.attach(session)
+    with contextlib.suppress(Crash):
+        run(session=session)
+    root = "compacted/format=alb/dt=2026-11-27/hour=13/"
+    abandoned = lake.listing(root)
+    assert len(abandoned) == 2  # one output, one manifest
+    late = alb_rows(datetime.fromisoformat("2026-11-27T13:30:00+00:00"), 5, 9)
+    lake.add_file(*OLD, "late", late)
+    assert totals(run())["partitions_compacted"] == 2
+    current = lake.location(*OLD).removeprefix(f"s3://{LAKE}/")
+    assert not any(k.startswith(current) for k in abandoned)
+    assert set(abandoned) < set(lake.listing(root)), "kept within the grace period of its manifest"
+
+    idle = datetime.now(UTC) + timedelta(hours=25)  # S3's clock wrote the manifest: the grace runs from it
+    planned = run(idle, dry_run=True)
+    (discard,) = [a for u in planned["units"] for a in u["actions"] if a["action"] == "discard"]
+    assert discard["status"] == "planned"
+    assert sorted([*discard["detail"]["keys"], discard["detail"]["manifest"]]) == abandoned
+    report = run(idle)
+    assert totals(report)["generations_discarded"] == 1
+    assert totals(report)["files_discarded"] == 1
+    assert not set(abandoned) & set(lake.listing(root))
+    table, keys = lake.read_partition(*OLD)
+    assert keys[0].startswith(current)
+    assert same_rows(table, pa.concat_tables([estate[OLD], late]))
+
+
+def test_an_abandoned_generations_output_rewritten_since_is_kept_with_its_manifest(
+    lake: Lake, estate: dict[tuple[str, str], pa.Table]
+) -> None:
+    crash = CrashAfter(2, services=frozenset({"s3", "glue"}))
+    session = boto3.Session(region_name=REGION)
+    crash.attach(session)
+    with contextlib.suppress(Crash):
+        run(session=session)
+    root = "compacted/format=alb/dt=2026-11-27/hour=13/"
+    [output] = [k for k in lake.listing(root) if k.endswith(".parquet")]
+    lake.add_file(*OLD, "late", alb_rows(datetime.fromisoformat("2026-11-27T13:30:00+00:00"), 5, 9))
+    run()
+    lake.s3.put_object(Bucket=LAKE, Key=output, Body=parquet(estate[OLDER]))  # not the version it recorded
+    report = run(datetime.now(UTC) + timedelta(hours=25))
+    assert totals(report)["generations_kept"] == 1
+    assert totals(report)["files_kept_changed"] == 1
+    assert output in lake.listing(root)
+    assert len([k for k in lake.listing(root) if k.endswith(".json")]) == 2, "both manifests are still there"
+
+
+def test_a_partition_already_switched_to_the_same_generation_is_not_deferred_and_keeps_its_files(
+    lake: Lake, estate: dict[tuple[str, str], pa.Table]
+) -> None:
+    # another delivery of the same compaction switched the partition first: its location is this generation's
+    session = boto3.Session(region_name=REGION)
+    moved: list[str] = []
+
+    def switched_first(params: dict[str, Any], **_: Any) -> None:
+        if not moved and params.get("PartitionValues") == list(OLD):
+            [manifest] = [k for k in lake.listing("compacted/format=alb/dt=2026-11-27/hour=13/") if k.endswith(".json")]
+            moved.append(f"s3://{LAKE}/{manifest.removesuffix('.json').replace('/hour=13/', '/hour=13/gen=')}/")
+            part = lake.glue.get_partition(DatabaseName="devops_tasks_logs", TableName="alb", PartitionValues=list(OLD))
+            descriptor = part["Partition"]["StorageDescriptor"] | {"Location": moved[0]}
+            lake.glue.update_partition(
+                DatabaseName="devops_tasks_logs",
+                TableName="alb",
+                PartitionValueList=list(OLD),
+                PartitionInput={"Values": list(OLD), "StorageDescriptor": descriptor},
+            )
+
+    session.events.register("before-parameter-build.glue.GetPartition", switched_first)
+    report = run(session=session)
+    assert "partitions_deferred" not in totals(report)
+    assert totals(report)["partitions_compacted"] == 2
+    assert lake.location(*OLD) == moved[0]
+    table, keys = lake.read_partition(*OLD)
+    assert len(keys) == 1
+    assert same_rows(table, estate[OLD])

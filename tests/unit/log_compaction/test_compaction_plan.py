@@ -189,10 +189,91 @@ def test_a_generation_the_partition_was_switched_back_from_is_never_deleted_from
 def test_a_switch_the_manifest_does_not_record_yet_is_recorded_and_starts_the_grace_period() -> None:
     files = [lake_file(i, MB) for i in range(3)]
     s = apply(state(files), plan_partition(state(files), POLICY, NOW), NOW)
-    unrecorded = replace(s, generations=tuple(replace(g, switched_at=None) for g in s.generations))
+    unrecorded = replace(
+        s, generations=tuple(replace(g, switched_at=None, written_at=NOW, manifest_etag="m") for g in s.generations)
+    )
     p = plan_partition(unrecorded, POLICY, NOW + timedelta(days=3))
     assert p.record_switch is not None
     assert p.deletions == ()
+    assert p.discards == (), "the generation the partition reads is never discarded, switch recorded or not"
+
+
+def abandoned(s: PartitionState, written_at: datetime) -> Generation:
+    """A generation of ``s`` written at ``written_at`` (of other inputs than s has now) and never switched to."""
+    inputs = (lake_file(9_999, MB),)
+    gen_id = generation_id(inputs)
+    prefix = f"compacted/format=alb/dt={s.dt}/hour={s.hour}/gen={gen_id}/"
+    outputs = (LakeFile(f"{prefix}part-00000.parquet", "out", MB),)
+    return Generation(gen_id, prefix, inputs, outputs, frozenset(), written_at=written_at, manifest_etag="m")
+
+
+def test_a_generation_never_switched_to_is_discarded_once_its_manifest_is_idle_past_the_grace_period() -> None:
+    files = [lake_file(i, MB) for i in range(3)]
+    gen = abandoned(state(files), NOW)
+    s = state(files, generations=(gen,))
+    assert plan_partition(s, POLICY, NOW + timedelta(hours=23)).discards == ()
+    p = plan_partition(s, POLICY, NOW + timedelta(hours=24))
+    assert [d.generation for d in p.discards] == [gen]
+    assert p.compaction is not None, "the partition is compacted into another generation all the same"
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.integers(min_value=-72, max_value=72)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(min_value=0, max_value=6),
+)
+@settings(max_examples=60)
+def test_only_idle_generations_never_switched_to_nor_read_nor_written_now_are_discarded(
+    gens: list[tuple[bool, bool, bool, int]], n_files: int
+) -> None:
+    files = [lake_file(i, MB) for i in range(n_files)]
+    now = NOW + timedelta(days=3)
+    made: list[Generation] = []
+    location = location_of(BUCKET, base())
+    for i, (switched, read, same_inputs, hours) in enumerate(gens):
+        inputs = tuple(sorted(files)) if same_inputs else (lake_file(1_000 + i, MB),)
+        gen_id = generation_id(inputs) if same_inputs else f"g{i:015d}"
+        prefix = f"compacted/format=alb/dt=2026-11-27/hour=13/gen={gen_id}/"
+        outputs = (LakeFile(f"{prefix}part-00000.parquet", f"out{i}", MB),)
+        made.append(
+            Generation(
+                gen_id,
+                prefix,
+                inputs,
+                outputs,
+                frozenset(f.key for f in inputs),
+                switched_at=now - timedelta(hours=100) if switched else None,
+                written_at=now - timedelta(hours=100 + hours)
+                if switched
+                else now + timedelta(hours=hours) - timedelta(hours=24),
+                manifest_etag=f"m{i}",
+            )
+        )
+        if read and not made[:-1]:
+            location = location_of(BUCKET, prefix)
+    s = state(files, location=location, generations=tuple(made))
+    p = plan_partition(s, POLICY, now)
+    writes = p.compaction.id if p.compaction is not None else None
+    for d in p.discards:
+        g = d.generation
+        assert g.switched_at is None, "a generation the partition was switched to is never discarded"
+        assert location_of(BUCKET, g.prefix) != s.location, "nor the one it reads"
+        assert g.id != writes, "nor the one this run writes"
+        assert g.written_at is not None
+        assert g.written_at + POLICY.grace <= now, "nor one written within the grace period"
+    expected = {
+        g.id
+        for g in made
+        if g.switched_at is None
+        and location_of(BUCKET, g.prefix) != s.location
+        and g.id != writes
+        and g.written_at is not None
+        and g.written_at + POLICY.grace <= now
+    }
+    assert {d.generation.id for d in p.discards} == (expected if p.action != "error" else set())
 
 
 def test_a_partition_at_a_location_the_lake_does_not_know_is_an_error_not_a_skip() -> None:
