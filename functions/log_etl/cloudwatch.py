@@ -29,7 +29,15 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 
 from functions.log_etl.formats import EVENT_TIME, EXTRA_FIELDS, TIMESTAMP
-from functions.log_etl.stream import GZIP_MAGIC, Counts, LogParseError, ParsedBlock, Readable, Rejected
+from functions.log_etl.stream import (
+    GZIP_MAGIC,
+    Counts,
+    LogParseError,
+    ParsedBlock,
+    Readable,
+    Rejected,
+    json_kind,
+)
 
 SCHEMA = pa.schema(
     [
@@ -61,33 +69,19 @@ class PayloadError(Exception):
     """A payload or log event that cannot become rows; the message is the quarantine reason."""
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _string(record: dict[str, object], name: str, *, required: bool = True) -> str | None:
     value = record.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise PayloadError(f"field {name}: expected a string, got {_kind(value)}")
+        raise PayloadError(f"field {name}: expected a string, got {json_kind(value)}")
     return value
 
 
 def _payload_fields(payload: object) -> tuple[list[object], dict[str, object], list[object]]:
     """(the payload's columns, its unknown keys, its log events); PayloadError for a payload that is not one."""
     if not isinstance(payload, dict):
-        raise PayloadError(f"payload is {_kind(payload)}, not a JSON object")
+        raise PayloadError(f"payload is {json_kind(payload)}, not a JSON object")
     kind = payload.get("messageType")
     if kind != "DATA_MESSAGE":
         shown = repr(kind)[:40] if kind is not None else "missing"
@@ -97,7 +91,7 @@ def _payload_fields(payload: object) -> tuple[list[object], dict[str, object], l
         raise PayloadError("field subscriptionFilters: expected an array of strings")
     events = payload.get("logEvents")
     if not isinstance(events, list):
-        raise PayloadError(f"field logEvents: expected an array, got {_kind(events)}")
+        raise PayloadError(f"field logEvents: expected an array, got {json_kind(events)}")
     columns: list[object] = [
         _string(payload, "owner"),
         _string(payload, "logGroup"),
@@ -111,10 +105,10 @@ def _payload_fields(payload: object) -> tuple[list[object], dict[str, object], l
 
 def _event_row(event: object, columns: list[object], extra: dict[str, object]) -> list[object]:
     if not isinstance(event, dict):
-        raise PayloadError(f"log event is {_kind(event)}, not a JSON object")
+        raise PayloadError(f"log event is {json_kind(event)}, not a JSON object")
     ms = event.get("timestamp")
     if not isinstance(ms, int) or isinstance(ms, bool):
-        raise PayloadError(f"field timestamp: expected an integer (epoch milliseconds), got {_kind(ms)}")
+        raise PayloadError(f"field timestamp: expected an integer (epoch milliseconds), got {json_kind(ms)}")
     if not 0 <= ms <= _MAX_MS:
         raise PayloadError(f"field timestamp: {ms} is out of range")
     at = _EPOCH + timedelta(milliseconds=ms)

@@ -203,3 +203,18 @@ class Prefetch(Generic[T]):
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value is, as a quarantine reason names it ("a string", "null", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

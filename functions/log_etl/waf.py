@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from functions.log_etl.cloudtrail import _physical_lines
 from functions.log_etl.formats import EVENT_TIME, EXTRA_FIELDS, TIMESTAMP
-from functions.log_etl.stream import Counts, ParsedBlock, Readable, Rejected, open_decompressed
+from functions.log_etl.stream import Counts, ParsedBlock, Readable, Rejected, json_kind, open_decompressed
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -145,20 +145,6 @@ class RecordError(Exception):
     """A record that cannot become a row; the message is the quarantine reason."""
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
@@ -170,11 +156,11 @@ def typed(value: object, shape: Shape, path: str, extras: dict[str, object]) -> 
     kind = shape.kind
     if kind == "string":
         if not isinstance(value, str):
-            raise RecordError(f"field {path}: expected a string, got {_kind(value)}")
+            raise RecordError(f"field {path}: expected a string, got {json_kind(value)}")
         return value
     if kind in ("int32", "int64"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise RecordError(f"field {path}: expected an integer, got {_kind(value)}")
+            raise RecordError(f"field {path}: expected an integer, got {json_kind(value)}")
         limit = _INT32_MAX if kind == "int32" else _INT64_MAX
         if not -limit - 1 <= value <= limit:
             raise RecordError(f"field {path}: integer out of range: {value}")
@@ -183,11 +169,11 @@ def typed(value: object, shape: Shape, path: str, extras: dict[str, object]) -> 
         return _json(value)
     if kind == "list":
         if not isinstance(value, list):
-            raise RecordError(f"field {path}: expected an array, got {_kind(value)}")
+            raise RecordError(f"field {path}: expected an array, got {json_kind(value)}")
         assert shape.item is not None
         return [typed(item, shape.item, f"{path}[{i}]", extras) for i, item in enumerate(value)]
     if not isinstance(value, dict):
-        raise RecordError(f"field {path}: expected an object, got {_kind(value)}")
+        raise RecordError(f"field {path}: expected an object, got {json_kind(value)}")
     names = {name for name, _ in shape.fields}
     for key, item in value.items():
         if key not in names:
@@ -198,10 +184,10 @@ def typed(value: object, shape: Shape, path: str, extras: dict[str, object]) -> 
 def row(record: object) -> dict[str, object]:
     """One WAF log record -> a row of ``SCHEMA``; ``RecordError`` with the reason when it is not one."""
     if not isinstance(record, dict):
-        raise RecordError(f"record is {_kind(record)}, not a JSON object")
+        raise RecordError(f"record is {json_kind(record)}, not a JSON object")
     ms = record.get("timestamp")
     if not isinstance(ms, int) or isinstance(ms, bool):
-        raise RecordError(f"field timestamp: expected an integer (epoch milliseconds), got {_kind(ms)}")
+        raise RecordError(f"field timestamp: expected an integer (epoch milliseconds), got {json_kind(ms)}")
     if not 0 <= ms <= _MAX_MS:
         raise RecordError(f"field timestamp: {ms} is out of range")
     at = _EPOCH + timedelta(milliseconds=ms)
