@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -153,6 +154,68 @@ class RunReport(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
+
+
+UnitStatus = Literal["ok", "failed", "incomplete"]
+
+
+def unit_status(unit: UnitResult) -> UnitStatus:
+    """A unit with a failure failed; one without that did not get through everything is incomplete; else ok."""
+    if unit.failures:
+        return "failed"
+    return "ok" if unit.complete else "incomplete"
+
+
+class AccountTotals(BaseModel):
+    """One account's units of a run, added up: how many ended in each status, their counts and failures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str
+    regions: list[str] = Field(default_factory=list)
+    units: int = 0
+    ok: int = 0
+    failed: int = 0
+    incomplete: int = 0
+    failures: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+
+    def add(self, unit: UnitResult) -> None:
+        if unit.region not in self.regions:
+            self.regions = sorted([*self.regions, unit.region])
+        self.units += 1
+        status = unit_status(unit)
+        setattr(self, status, getattr(self, status) + 1)
+        self.failures += len(unit.failures)
+        counts = Counter(self.counts)
+        counts.update(unit.counts)  # (update, not +: a count of 0 stays in the row)
+        self.counts = dict(sorted(counts.items()))
+
+
+def by_account(units: Iterable[UnitResult]) -> list[AccountTotals]:
+    """The units grouped by account (in account order), each unit in exactly one row."""
+    rows: dict[str, AccountTotals] = {}
+    for unit in units:
+        rows.setdefault(unit.account, AccountTotals(account=unit.account)).add(unit)
+    return [rows[a] for a in sorted(rows)]
+
+
+def total_of(rows: Iterable[AccountTotals], account: str = "total") -> AccountTotals:
+    """The sum of ``rows``: units, statuses, failures and counts added up, the regions of any row."""
+    total = AccountTotals(account=account)
+    counts: Counter[str] = Counter()
+    regions: set[str] = set()
+    for row in rows:
+        total.units += row.units
+        total.ok += row.ok
+        total.failed += row.failed
+        total.incomplete += row.incomplete
+        total.failures += row.failures
+        counts.update(row.counts)
+        regions.update(row.regions)
+    total.counts = dict(sorted(counts.items()))
+    total.regions = sorted(regions)
+    return total
 
 
 def response_of(report: RunReport, max_bytes: int = 5_000_000) -> dict[str, Any]:
