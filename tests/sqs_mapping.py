@@ -4,7 +4,8 @@ moto keeps the queue (visibility timeouts, delays, redrive to the dead-letter qu
 :class:`EventSourceMapping` does what Lambda's poller does for a mapping with batch size 1,
 ``ReportBatchItemFailures`` and a maximum concurrency: receive up to ``concurrency`` messages, invoke the handler
 once per message side by side, delete a message whose invocation succeeded and reported no item failure, and leave
-any other (a raised exception, a killed worker) to come back after its visibility timeout. Time is freezegun's:
+any other (a raised exception, a killed worker) to come back after its visibility timeout (the records are
+:func:`cli.sqs.sqs_record`'s, as the demo's poller builds them). Time is freezegun's:
 when only delayed or in-flight messages remain, the frozen clock moves on (moto's SQS reads the same clock), so a
 continuation's or a close message's ``DelaySeconds`` costs no wall time.
 
@@ -16,33 +17,17 @@ a chosen delivery: nothing it would have done happens, and the message comes bac
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from cli.sqs import queue_depth, sqs_record
 from tests.faults import Crash
 from tests.helpers import FakeContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """The SQS event record Lambda builds from a received message."""
-    body = message["Body"]
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": body,
-        "attributes": {k: str(v) for k, v in message.get("Attributes", {}).items()},
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
 
 
 @dataclass
@@ -68,13 +53,7 @@ class EventSourceMapping:
         self.region = self.sqs.meta.region_name
 
     def _left(self) -> int:
-        names = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ]
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
-        return sum(int(attrs[n]) for n in names)
+        return sum(queue_depth(self.sqs, self.queue_url).values())
 
     def _invoke(self, message: dict[str, Any]) -> bool:
         """One invocation with one message: True if Lambda would delete it."""
