@@ -22,7 +22,15 @@ from rich.rule import Rule
 from cli import registry
 from cli.local import Outcome, invoke, quiet_logs
 
-ORDER = ["snapshot_rotation", "resource_audit", "artefact_mover", "s3_upload_logger", "log_etl", "lambda_housekeeping"]
+ORDER = [
+    "snapshot_rotation",
+    "resource_audit",
+    "artefact_mover",
+    "s3_upload_logger",
+    "log_etl",
+    "lambda_housekeeping",
+    "organization",
+]
 ACCOUNT = "123456789012"
 
 

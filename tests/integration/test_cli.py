@@ -69,3 +69,44 @@ def test_the_demo_runs_every_task_and_writes_reports(tmp_path: Path) -> None:
     assert report["status"] == "succeeded"
     assert report["units"][0]["counts"]["copied"] > 0
     assert "demo finished" in proc.stdout
+    organization_fanned_out(tmp_path / "out" / "organization", proc.stdout)
+
+
+def organization_fanned_out(out: Path, stdout: str) -> None:
+    """The organization part: every seeded unit once in the final report, the per-account table's rows what the
+    seeded estate should come to, and its total row their sum."""
+    seeded = json.loads((out / "seeded.json").read_text())
+    final = json.loads((out / "final-report.json").read_text())
+    table = json.loads((out / "accounts.json").read_text())
+    assert 4 <= len(seeded) <= 6
+    units = sorted((u["account"], u["region"]) for u in final["units"])
+    assert units == sorted((a, r) for a, s in seeded.items() for r in s["regions"]), "every unit exactly once"
+    assert final["status"] == "succeeded"
+    assert final["dry_run"] is False
+    assert table["final_key"] == f"reports/snapshot-rotation/runs/{final['run_id']}/final.json"
+    *rows, total = table["rows"]
+    assert sorted(r["account"] for r in rows) == sorted(seeded), "every account of the organization"
+    for row in rows:
+        s = seeded[row["account"]]
+        assert (row["name"], row["ou"]) == (s["name"], s["ou"])
+        assert s["member_role"] == "CREATE_COMPLETE"
+        assert sorted(row["regions"]) == sorted(s["regions"])
+        assert (row["units"], row["ok"], row["failed"], row["incomplete"]) == (
+            len(s["regions"]),
+            len(s["regions"]),
+            0,
+            0,
+        )
+        for key in ("deleted", "kept", "copied", "created"):
+            assert row["counts"].get(key, 0) == sum(r[key] for r in s["regions"].values()), (row["account"], key)
+    assert total["account"] == "total"
+    for key in ("units", "ok", "failed", "incomplete", "failures"):
+        assert total[key] == sum(r[key] for r in rows), key
+    for key in {k for r in rows for k in r["counts"]}:
+        assert total["counts"][key] == sum(r["counts"].get(key, 0) for r in rows), key
+    assert total["counts"]["deleted"] > 0
+    assert total["counts"]["kept"] > 0
+    assert f"fanned out over {len(units)} units (0 never reported)" in final["notes"]
+    assert "production's fanout_above is 20" in stdout
+    assert "SendMessageBatch" in stdout
+    assert (out / "accounts.txt").read_text().count("total") == 1
