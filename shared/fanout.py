@@ -31,10 +31,10 @@ from shared.clock import TimeBudget, utcnow
 from shared.inputs import TaskSettings
 from shared.observability import count_metrics, logger
 from shared.report import Action, RunReport, UnitResult
-from shared.runner import RunContext, Task, execute, finish
-from shared.runstore import Lease, Manifest, RunStore, merge, unit_key
+from shared.runner import RunContext, Task, execute, finalize, finish
+from shared.runstore import Lease, Manifest, RunStore, StoredResult, merge, unit_key
 from shared.s3events import is_sqs_batch
-from shared.units import Unit, run_units
+from shared.units import Unit, account_leaders, run_units
 
 LAMBDA_MAX_SECONDS = 900
 """Lambda's longest timeout: no lease outlives the invocation that took it."""
@@ -100,6 +100,7 @@ class UnitMessage(RunRef):
     role_arn: str | None = None
     external_id: str | None = None
     continuation: int = Field(default=0, ge=0)
+    leads: bool = Field(default=False, description="the unit also does its account's account-wide work")
 
     @property
     def label(self) -> str:
@@ -158,13 +159,15 @@ def dispatch(
         started_at=ctx.now,
         deadline=ctx.now + timedelta(seconds=params.run_deadline_seconds),
         units=len(labels),
-        input=params.model_dump(mode="json"),
+        input=params.model_dump(mode="json", exclude_unset=True),  # as given: validated again the same
     )
-    manifest = Manifest(**ref.model_dump(exclude={"units"}), units=labels)
+    prepared = task.prepare(params, ctx) if task.prepare is not None else None
+    manifest = Manifest(**ref.model_dump(exclude={"units"}), units=labels, prepared=prepared)
     if not store.put_once(store.manifest_key, manifest.model_dump_json(indent=1)):
         logger.warning("run already dispatched", run_id=report.run_id)  # an invocation Lambda delivered twice
         report.notes.append("already dispatched by an earlier delivery of this invocation")
         return True
+    leaders = account_leaders(units)
     for result in unreachable:
         store.put_once(store.result_key(unit_key(result.account, result.region)), result.model_dump_json())
     messages = [
@@ -174,6 +177,7 @@ def dispatch(
             region=u.region,
             role_arn=u.clients.role[0] if u.clients.role else None,
             external_id=u.clients.role[1] if u.clients.role else None,
+            leads=u.label in leaders,
         )
         for u in units
     ]
@@ -343,16 +347,28 @@ def work_unit(
         # when that one has written the result (or died, and its lease has expired).
         raise UnitBusy(f"unit {label} continuation {message.continuation} is leased by another delivery")
     report = RunReport(task=task.name, run_id=message.run_id, dry_run=params.dry_run, started_at=message.started_at)
-    ctx = RunContext(now=message.started_at, budget=budget, report=report, clients=base)
+    leaders = frozenset({f"{message.account}/{message.region}"} if message.leads else ())
+    ctx = RunContext(now=message.started_at, budget=budget, report=report, clients=base, leaders=leaders)
+    result = StoredResult(account=message.account, region=message.region)
     try:
         clients = base.assume(message.role_arn, external_id=message.external_id) if message.role_arn else base
     except Exception as exc:  # noqa: BLE001 - recorded as this unit's failure, as an inline run does
         logger.exception("account unreachable", account=message.account)
-        result = UnitResult(account=message.account, region=message.region, complete=False)
+        result.complete = False
         result.fail("connect", exc, resource=message.account)
     else:
+        if task.adopt is not None:
+            manifest = Manifest.model_validate_json(store.get(store.manifest_key) or "{}")
+            task.adopt(params, ctx, manifest.prepared)
         unit = Unit(message.account, message.region, clients)
-        [result] = run_units([unit], lambda u, r: task.work(params, u, r, ctx), max_workers=1, budget=budget)
+        [ran] = run_units([unit], lambda u, r: task.work(params, u, r, ctx), max_workers=1, budget=budget)
+        result = StoredResult.model_validate(ran.model_dump())
+        if task.keep is not None:
+            try:
+                result.kept.append(task.keep(params, unit, ctx))
+            except Exception as exc:  # noqa: BLE001 - recorded as this unit's failure: the run fails at the end
+                logger.exception("unit state not kept", unit=label)
+                result.fail("keep", exc, resource=label)
 
     more = not result.complete and not params.dry_run and not _raised(result)
     if more and message.continuation < params.max_continuations:
@@ -369,7 +385,7 @@ def work_unit(
         merged.count("continuations", message.continuation)
     if not store.put_once(store.result_key(label), merged.model_dump_json()):
         logger.info("unit result already written by another delivery", unit=label)
-    close_if_done(task, store, message, params, base)
+    close_if_done(task, store, message, params, base, budget=budget)
 
 
 def _continue(base: Clients, params: TaskSettings, message: UnitMessage) -> None:
@@ -436,6 +452,7 @@ def close_if_done(
     *,
     sweep: bool = False,
     now: datetime | None = None,
+    budget: TimeBudget | None = None,
 ) -> bool:
     """Compose and publish the final report if every unit has reported (or, with ``sweep``, in any case: the
     others are lost). Exactly one caller wins the conditional write of ``final.json`` and notifies."""
@@ -447,10 +464,15 @@ def close_if_done(
     manifest = Manifest.model_validate_json(store.get(store.manifest_key) or "{}")
     missing = [label for label in manifest.units if label not in reported]
     max_receives = _max_receives(params, clients) if missing else None
-    units = []
+    units: list[UnitResult] = []
+    kept: dict[str, list[Any]] = {}
     for label in manifest.units:
         found = store.result(label) if label in reported else None
-        units.append(found if found is not None else _missing(store, label, max_receives))
+        if found is None:
+            units.append(_missing(store, label, max_receives))
+            continue
+        units.append(found.result())
+        kept[label] = found.kept
     report = RunReport(
         task=task.name,
         run_id=ref.run_id,
@@ -465,5 +487,8 @@ def close_if_done(
         logger.info("final report already written by another worker")
         return False
     logger.info("run closed", units=len(units), lost=len(missing))
+    # After the conditional write, so that only its winner runs the run-wide step (once per run)
+    ctx = RunContext(now=ref.started_at, budget=budget or TimeBudget.unlimited(), report=report, clients=clients)
+    finalize(task, params, ctx, kept)
     finish(report, params, clients, raise_on_failure=False, heartbeat=False)
     return True

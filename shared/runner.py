@@ -19,7 +19,7 @@ from shared.inputs import TaskSettings, parse_input
 from shared.notify import publish, should_notify
 from shared.observability import count_metrics, logger, metrics
 from shared.report import RunReport, UnitResult, response_of
-from shared.units import Unit, resolve_units, run_units
+from shared.units import Unit, account_leaders, resolve_units, run_units
 
 P = TypeVar("P", bound=TaskSettings)
 
@@ -35,6 +35,20 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     """Run-wide scratch space for tasks whose units share results; guard read-modify-write with ``lock``."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    leaders: frozenset[str] | None = None
+    """The units (``account/region``) that also do their account's account-wide work: the first unit of each
+    account in the run's unit order (:func:`shared.units.account_leaders`). None: the first unit to ask."""
+
+    def leads(self, unit: Unit) -> bool:
+        """Whether ``unit`` does its account's account-wide work (exactly one unit of each account does)."""
+        if self.leaders is not None:
+            return unit.label in self.leaders
+        with self.lock:
+            claimed: set[str] = self.state.setdefault("runner:leaders", set())
+            if unit.account in claimed:
+                return False
+            claimed.add(unit.account)
+            return True
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,16 @@ class Task(Generic[P]):
     """Called once after every unit and before the run report is written (e.g. to build a run-wide artefact).
 
     An exception escaping it is recorded as a run failure."""
+    keep: Callable[[P, Unit, RunContext], Any] | None = None
+    """What a fanned-out unit's work left in its context for ``finalize`` (JSON-able): written once with the
+    unit's result, in the same object, so that no unit is reported without it (docs/scaling.md)."""
+    restore: Callable[[P, RunContext, Mapping[str, list[Any]]], None] | None = None
+    """Puts what the reported units kept (by unit, one entry per continuation) into the closing context, before
+    ``finalize``; units that never reported have no entry."""
+    prepare: Callable[[P, RunContext], Any] | None = None
+    """Run-wide reads of a fanned-out run, made once by the dispatcher (JSON-able, kept in the run's manifest)."""
+    adopt: Callable[[P, RunContext, Any], None] | None = None
+    """Puts what ``prepare`` read into a unit worker's context, instead of the unit reading it again."""
 
 
 def execute(
@@ -84,7 +108,7 @@ def execute(
     dispatched = False
     if checked.ok:
         units, unreachable = resolve_units(params, clients)
-        ctx = RunContext(now=now, budget=budget, report=report, clients=clients)
+        ctx = RunContext(now=now, budget=budget, report=report, clients=clients, leaders=account_leaders(units))
         try:
             dispatched = dispatch is not None and dispatch(task, params, units, unreachable, ctx)
         except Exception as exc:  # noqa: BLE001 - recorded; some units may be queued already: none run inline
@@ -99,15 +123,24 @@ def execute(
             budget=budget,
         )
         report.complete = all(u.complete for u in report.units)
-        if task.finalize is not None:
-            try:
-                task.finalize(params, ctx)
-            except Exception as exc:  # noqa: BLE001 - recorded, and the run fails in finish()
-                logger.exception("finalize failed", task=task.name)
-                report.units.append(_run_failure("finalize", exc, task.name))
+        finalize(task, params, ctx)
     report.finished_at = clock()
     finish(report, params, clients, checked=checked, totals=not dispatched)
     return response_of(report)
+
+
+def finalize(task: Task[P], params: P, ctx: RunContext, kept: Mapping[str, list[Any]] | None = None) -> None:
+    """The task's run-wide step, once per run (``kept``: what a fanned-out run's units kept, restored first). An
+    exception escaping it is recorded as the run's failure (``finalize``), and the run fails in :func:`finish`."""
+    if task.finalize is None:
+        return
+    try:
+        if kept is not None and task.restore is not None:
+            task.restore(params, ctx, kept)
+        task.finalize(params, ctx)
+    except Exception as exc:  # noqa: BLE001 - recorded, and the run fails in finish()
+        logger.exception("finalize failed", task=task.name)
+        ctx.report.units.append(_run_failure("finalize", exc, task.name))
 
 
 Dispatch = Callable[[Task[Any], Any, Sequence[Unit], Sequence[UnitResult], RunContext], bool]

@@ -11,7 +11,8 @@ always sees every result when it lists them. Layout, under ``<report prefix>/<ta
     manifest.json                       the run: id, units, deadline, input
     leases/<account>.<region>/<n>.json  who works on continuation n of a unit, until when (and its delivery)
     parts/<account>.<region>/<n>.json   what continuation n of a unit did, when more work followed it
-    units/<account>.<region>.json       the unit's result (its parts merged), once
+    units/<account>.<region>.json       the unit's result (its parts merged) and what it kept for the run-wide
+                                        step (``kept``), once
     final.json                          the final run report, once
 """
 
@@ -43,6 +44,7 @@ class Manifest(BaseModel):
     deadline: datetime
     units: list[str] = Field(description="account.region of every unit, in the order of the inline run")
     input: dict[str, Any] = Field(description="the run's validated input, as every unit runs it")
+    prepared: Any = Field(default=None, description="the task's run-wide reads, made once by the dispatcher")
 
 
 class Lease(BaseModel):
@@ -53,6 +55,17 @@ class Lease(BaseModel):
     until: datetime
     continuation: int
     receive_count: int = Field(description="SQS's ApproximateReceiveCount of the delivery")
+
+
+class StoredResult(UnitResult):
+    """A unit's result as the run keeps it: with what its work kept for the task's run-wide step, one entry per
+    continuation (the task's ``keep``), so that a unit is never reported without what it found."""
+
+    kept: list[Any] = Field(default_factory=list)
+
+    def result(self) -> UnitResult:
+        """The result alone, as the final report shows it."""
+        return UnitResult.model_validate(self.model_dump(exclude={"kept"}))
 
 
 def unit_key(account: str, region: str) -> str:
@@ -171,23 +184,25 @@ class RunStore:
         head = self.base + "units/"
         return {key[len(head) : -len(".json")] for key in self._keys(head) if key.endswith(".json")}
 
-    def parts(self, unit: str) -> list[UnitResult]:
+    def parts(self, unit: str) -> list[StoredResult]:
         """The results of a unit's earlier continuations, in order."""
         head = f"{self.base}parts/{unit}/"
         numbered = sorted((int(key[len(head) : -len(".json")]), key) for key in self._keys(head))
-        return [UnitResult.model_validate_json(self.get(key) or "{}") for _, key in numbered]
+        return [StoredResult.model_validate_json(self.get(key) or "{}") for _, key in numbered]
 
-    def result(self, unit: str) -> UnitResult | None:
+    def result(self, unit: str) -> StoredResult | None:
         text = self.get(self.result_key(unit))
-        return None if text is None else UnitResult.model_validate_json(text)
+        return None if text is None else StoredResult.model_validate_json(text)
 
 
-def merge(parts: list[UnitResult], last: UnitResult) -> UnitResult:
-    """One unit's result from the results of its continuations: every action, count and failure of each."""
-    merged = UnitResult(account=last.account, region=last.region, complete=last.complete)
+def merge(parts: list[StoredResult], last: StoredResult) -> StoredResult:
+    """One unit's result from the results of its continuations: every action, count, failure and kept entry of
+    each."""
+    merged = StoredResult(account=last.account, region=last.region, complete=last.complete)
     for part in [*parts, last]:
         merged.actions.extend(part.actions)
         merged.failures.extend(part.failures)
+        merged.kept.extend(part.kept)
         for name, n in part.counts.items():
             merged.count(name, n)
     return merged

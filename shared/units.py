@@ -37,6 +37,15 @@ class Unit:
         return self.clients.client(service, self.region)
 
 
+def account_leaders(units: Sequence[Unit]) -> frozenset[str]:
+    """The first unit (``account/region``) of each account in the run's unit order: the one that also does the
+    account's account-wide work. Derived from the order alone, so every worker of a fanned-out run agrees."""
+    first: dict[str, str] = {}
+    for unit in units:
+        first.setdefault(unit.account, unit.label)
+    return frozenset(first.values())
+
+
 def resolve_units(settings: TaskSettings, base: Clients) -> tuple[list[Unit], list[UnitResult]]:
     """The units of a run, and a failed result for each account that could not be reached.
 
