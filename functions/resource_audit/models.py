@@ -7,7 +7,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.inputs import CLI_ONLY, Region, TaskSettings
+from shared.fanout import FanOutSettings
+from shared.inputs import CLI_ONLY, Region
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Category = Literal["cost", "security", "reliability"]
@@ -97,7 +98,7 @@ class OcsfExport(BaseModel):
     enabled: bool = Field(default=False, description="write <dated key>.ocsf.jsonl to the report bucket")
 
 
-class ResourceAuditInput(TaskSettings):
+class ResourceAuditInput(FanOutSettings):
     """The task's input: the schedule's ``input``, a manual payload, or defaults from the environment."""
 
     works_in_member_accounts: ClassVar[bool] = True

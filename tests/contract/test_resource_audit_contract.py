@@ -14,7 +14,8 @@ READ_PREFIXES = ("Describe", "Get", "List", "Generate")
 ALLOWED_WRITES = {"s3:PutObject", "sns:Publish", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
                   "xray:PutTraceSegments", "xray:PutTelemetryRecords",
                   "kms:Decrypt",  # with GenerateDataKey, on the alerts topic's key only: publishing to it
-                  "sqs:SendMessage",  # Lambda, to the failed-runs queue only: a failed scheduled run
+                  "sqs:SendMessage",  # Lambda, to the failed-runs queue: a failed scheduled run; the unit queue
+                  "sqs:ReceiveMessage", "sqs:DeleteMessage",  # the unit queue only: a fanned-out run's units
                   "securityhub:BatchImportFindings"}  # fmt: skip  # the optional export, into its own product only
 
 
@@ -36,11 +37,14 @@ def test_the_role_only_reads_besides_its_report_notification_and_logs(template: 
             assert verb.startswith(READ_PREFIXES) or action in ALLOWED_WRITES, action
 
 
+QUEUES = ("FailedRunsQueue", "ResourceAuditUnitQueue")
+"""Failed scheduled runs (sent by Lambda on the function's behalf), and the units of a fanned-out run."""
+
 KMS_READS = {"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyRotationStatus"}
 """What the KMS checks read of every key; any other KMS action uses a key, and only the alerts key may be used."""
 
 
-def test_its_kms_and_sqs_actions_reach_the_alerts_key_and_the_failed_runs_queue_only(template: dict[str, Any]) -> None:
+def test_its_kms_and_sqs_actions_reach_the_alerts_key_and_its_two_queues_only(template: dict[str, Any]) -> None:
     for statement in _statements(template):
         acts = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         if any(a.startswith("kms:") and a not in KMS_READS for a in acts):
@@ -48,7 +52,9 @@ def test_its_kms_and_sqs_actions_reach_the_alerts_key_and_the_failed_runs_queue_
         if any(a in KMS_READS for a in acts):
             assert set(acts) == KMS_READS, statement  # the key reads alone, never with an action that uses a key
         if "sqs:SendMessage" in acts:
-            assert statement["Resource"] == {"Fn::GetAtt": ["FailedRunsQueue", "Arn"]}, statement
+            assert statement["Resource"] in ({"Fn::GetAtt": [q, "Arn"]} for q in QUEUES), statement
+        if any(a.startswith("sqs:") for a in acts) and acts != ["sqs:SendMessage"]:
+            assert statement["Resource"] == {"Fn::GetAtt": ["ResourceAuditUnitQueue", "Arn"]}, statement
 
 
 def test_report_objects_are_read_and_written_under_its_own_prefix_only(template: dict[str, Any]) -> None:

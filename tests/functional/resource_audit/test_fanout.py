@@ -1,0 +1,238 @@
+"""The resource audit fanned out under in-process moto: two accounts (assumed roles) x two regions, four units on
+the unit queue worked by the event source mapping (tests/sqs_mapping.py). One final audit report per run, equal to
+an inline run's; account-wide findings once per account whatever SQS does; a unit that never reports leaves its
+scopes unaudited; the organization listed once per run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from freezegun import freeze_time
+from moto import mock_aws
+
+from functions.resource_audit.task import TASK
+from shared import fanout
+from shared.aws import Clients
+from tests.faults import CallLog, Crash
+from tests.functional.snapshot_rotation import estate
+from tests.helpers import FakeContext
+from tests.sqs_mapping import EventSourceMapping
+
+D0 = datetime(2026, 3, 2, 5, 30, tzinfo=UTC)
+ACCOUNTS = ["123456789012", "111122223333"]
+REGIONS = ["eu-west-1", "eu-west-2"]
+CHECKS = [
+    "ebs-volume-unattached",  # regional, a FAIL in every unit
+    "ebs-snapshot-shared",  # regional, needs the organization's accounts
+    "s3-bucket-versioning",  # account-wide, a FAIL per account
+    "iam-password-policy",  # account-wide
+]
+BUCKET = estate.BUCKET
+LATEST = "reports/resource-audit/latest.json"
+
+
+@pytest.fixture
+def frozen() -> Iterator[Any]:
+    with mock_aws(), freeze_time(D0) as clock:
+        yield clock
+
+
+def session_for(account: str) -> boto3.Session:
+    creds = (
+        estate.session()
+        .client("sts")
+        .assume_role(RoleArn=f"arn:aws:iam::{account}:role/audit", RoleSessionName="seed")["Credentials"]
+    )
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGIONS[0],
+    )
+
+
+@pytest.fixture
+def organization(frozen: Any) -> None:
+    """Per account: an unattached volume in each region, a bucket without versioning; the reports bucket."""
+    for account in ACCOUNTS:
+        session = session_for(account)
+        for region in REGIONS:
+            session.client("ec2", region_name=region).create_volume(Size=1, AvailabilityZone=f"{region}a")
+        session.client("s3").create_bucket(
+            Bucket=f"data-{account}", CreateBucketConfiguration={"LocationConstraint": REGIONS[0]}
+        )
+    estate.reports_bucket()
+
+
+def queues() -> str:
+    sqs = estate.session().client("sqs")
+    dlq = sqs.create_queue(QueueName="audit-units-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+    attrs = {"VisibilityTimeout": "900", "RedrivePolicy": redrive}
+    url: str = sqs.create_queue(QueueName="audit-units", Attributes=attrs)["QueueUrl"]
+    return url
+
+
+def the_input(queue: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "regions": REGIONS,
+        "accounts": [{"account_id": a, "role": "audit"} for a in ACCOUNTS],
+        "report_bucket": BUCKET,
+        "notify_on": "never",
+        "checks": CHECKS,
+        "unit_queue_url": queue,
+        "fanout_above": 2,
+    } | extra
+
+
+def handler_with(
+    calls: CallLog, hooks: Callable[[Any, dict[str, Any]], None] = lambda _s, _b: None
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The function's handler, a fresh session per invocation (a new container), every call logged."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        session = estate.session()
+        calls.attach(session)
+        body = json.loads(event["Records"][0]["body"]) if "Records" in event else {}
+        hooks(session, body)
+        return fanout.handle(TASK, event, context, clients=Clients(session))
+
+    return handler
+
+
+def latest() -> dict[str, Any]:
+    body = estate.session().client("s3").get_object(Bucket=BUCKET, Key=LATEST)["Body"].read()
+    data: dict[str, Any] = json.loads(body)
+    return data
+
+
+def audit_reports() -> list[str]:
+    listed = estate.session().client("s3").list_objects_v2(Bucket=BUCKET, Prefix="reports/resource-audit/")
+    return [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".audit.html")]
+
+
+def run_inline(calls: CallLog | None = None) -> dict[str, Any]:
+    response = handler_with(calls or CallLog())(the_input(), FakeContext())
+    assert len(response["units"]) == 4
+    return latest()
+
+
+def run_fanned_out(
+    frozen: Any, calls: CallLog, hooks: Callable[[Any, dict[str, Any]], None] = lambda _s, _b: None, **mapping: Any
+) -> tuple[dict[str, Any], EventSourceMapping]:
+    queue = queues()
+    handler = handler_with(calls, hooks)
+    dispatched = handler(the_input(queue, **mapping.pop("extra", {})), FakeContext())
+    assert dispatched["units"] == []  # fanned out: no unit ran inline
+    esm = EventSourceMapping(
+        estate.session().client("sqs"), queue, handler, tick=lambda s: frozen.tick(timedelta(seconds=s)), **mapping
+    )
+    esm.drain()
+    return dispatched, esm
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """What an inline and a fanned-out run of one estate must agree on."""
+    keep = ("complete", "accounts", "regions", "summary", "findings", "unaudited", "by_account")
+    return {k: report.get(k) for k in keep}
+
+
+def account_wide(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The account-wide findings, each as (check, account, resource): a duplicate would show twice."""
+    return sorted(
+        (f["check_id"], f["account"], f["resource"]) for f in report["findings"] if f["check_id"] in CHECKS[2:]
+    )
+
+
+ACCOUNT_WIDE = [
+    ("iam-password-policy", "111122223333", "111122223333"),
+    ("iam-password-policy", "123456789012", "123456789012"),
+    ("s3-bucket-versioning", "111122223333", "data-111122223333"),
+    ("s3-bucket-versioning", "123456789012", "data-123456789012"),
+    ("s3-bucket-versioning", "123456789012", BUCKET),
+]
+
+
+def test_a_fanned_out_audit_writes_one_report_equal_to_an_inline_run_and_lists_the_organization_once(
+    frozen: Any, organization: None
+) -> None:
+    inline = run_inline()
+    assert {f["status"] for f in inline["findings"] if f["check_id"] == "ebs-volume-unattached"} == {"FAIL"}
+    calls = CallLog()
+    dispatched, esm = run_fanned_out(frozen, calls)
+
+    fanned = latest()
+    assert esm.outcomes == {"ok": 5}, esm.outcomes
+    assert fanned["run_id"] == dispatched["run_id"]
+    assert comparable(fanned) == comparable(inline)
+    assert fanned["unaudited"] == []
+    assert account_wide(fanned) == account_wide(inline) == ACCOUNT_WIDE
+    assert len(audit_reports()) == 2  # one per run (dated), the fanned-out run's once
+    assert esm.outcomes == {"ok": 5}  # four units and the close message
+    assert calls.operations("organizations") == {"ListAccounts": 1}  # by the dispatcher, for the whole run
+
+
+def test_duplicates_reordering_and_a_killed_worker_still_give_the_account_wide_findings_once_per_account(
+    frozen: Any, organization: None
+) -> None:
+    inline = run_inline()
+    killed: list[str] = []
+
+    def die_before_reporting_the_account_wide_audit(session: Any, body: dict[str, Any]) -> None:
+        """The first worker of a unit that audits its account's account-wide services dies after the audit,
+        as it writes the unit's result (the member accounts' calls go through sessions of their own)."""
+
+        def crash(params: dict[str, Any], **_: Any) -> None:
+            if "/units/" in params["Key"] and not killed:
+                killed.append(body["region"])
+                raise Crash
+
+        if body.get("kind") == "unit" and body.get("leads"):
+            session.events.register("provide-client-params.s3.PutObject", crash)
+
+    _, esm = run_fanned_out(
+        frozen,
+        CallLog(),
+        die_before_reporting_the_account_wide_audit,
+        duplicate=lambda body: body["kind"] == "unit",
+        reverse=True,
+    )
+    assert killed
+    assert esm.outcomes["killed"] == 1
+    fanned = latest()
+    assert account_wide(fanned) == account_wide(inline) == ACCOUNT_WIDE
+    assert comparable(fanned) == comparable(inline)
+
+
+def test_a_unit_that_never_reports_leaves_its_scopes_unaudited_and_the_run_incomplete(
+    frozen: Any, organization: None
+) -> None:
+    inline = run_inline()
+    queue = queues()
+    calls = CallLog()
+    handler = handler_with(calls)
+    handler(the_input(queue, run_deadline_seconds=3600), FakeContext())
+    sqs = estate.session().client("sqs")
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    lost_account, lost_region = ACCOUNTS[1], REGIONS[1]  # not its account's first unit
+    [lost] = [m for m in got if (json.loads(m["Body"])["account"], json.loads(m["Body"])["region"]) == (
+        lost_account, lost_region)]  # fmt: skip
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=lost["ReceiptHandle"])
+    EventSourceMapping(sqs, queue, handler, tick=lambda s: frozen.tick(timedelta(seconds=s))).drain()
+
+    fanned = latest()
+    assert fanned["complete"] is False
+    assert fanned["unaudited"] == sorted(f"{c}|{lost_account}|{lost_region}" for c in CHECKS[:2])
+    # its volume failed last time; now it is neither resolved nor still failing: unknown
+    unknown = [(f["check_id"], f["account"], f["region"]) for f in fanned["diff"]["unknown"]]
+    assert ("ebs-volume-unattached", lost_account, lost_region) in unknown
+    assert all(f["region"] != lost_region or f["account"] != lost_account for f in fanned["diff"]["resolved"])
+    assert {(f["account"], f["region"]) for f in fanned["findings"]} == {
+        (f["account"], f["region"]) for f in inline["findings"] if (f["account"], f["region"]) != (
+            lost_account, lost_region)}  # fmt: skip
