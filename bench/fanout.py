@@ -32,32 +32,19 @@ import io
 import itertools
 import json
 import math
-import os
-import sys
+import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-for var, value in {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_REGION": "eu-west-1",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}.items():
-    os.environ[var] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _support
+
+_support.environment("ERROR", metrics=False)
 
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse  # noqa: E402
@@ -151,16 +138,12 @@ class Cloud:
     def attach(self, session: boto3.Session, account: str = MANAGEMENT) -> boto3.Session:
         for service in ("s3", "sqs", "ec2", "sts"):
             session.events.register(f"before-call.{service}", partial(self._answer, account=account))
-        session.events.register("before-parameter-build", self._keep)
+        session.events.register("before-parameter-build", _support.keep_params)
         # On the same event as the bucket's handler (registered first, so it is called first): a handler of the
         # more specific event "before-send.ec2.DeleteSnapshot" would be called before it, and answer first.
         self.buckets.attach(session)
         session.events.register("before-send", partial(self._delete_snapshot, account=account))
         return session
-
-    @staticmethod
-    def _keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["bench.params"] = dict(params)
 
     def _answer(
         self, model: Any, context: dict[str, Any], account: str, **_: Any
@@ -168,13 +151,12 @@ class Cloud:
         op = model.name
         if op == "DeleteSnapshot":
             return None  # sent: answered at before-send
-        params = context.get("bench.params", {})
+        params = _support.params_of(context)
         region = context.get("client_region", "eu-west-1")
         with self._lock:
             self.calls[op] += 1
             status, body = getattr(self, f"_{op}")(params, region, account)
-        http = AWSResponse("https://bench.invalid/", status, {}, None)  # type: ignore[arg-type]
-        return http, body | {"ResponseMetadata": {"HTTPStatusCode": status}}
+        return _support.answered(body, status)
 
     def _delete_snapshot(
         self, request: AWSPreparedRequest, event_name: str, account: str, **_: Any
@@ -545,24 +527,20 @@ def _count_real_sleep(seconds: float) -> None:
 _real_sleep = time.sleep
 
 
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min), {os.cpu_count()} cores"
-
-
 def main() -> int:
-    print(f"fan-out against in-memory S3, SQS and EC2 on simulated time ({load()})")
+    print(f"fan-out against in-memory S3, SQS and EC2 on simulated time ({_support.load()})")
     cpu, wall = time.process_time(), time.perf_counter()
     ok = scenario_organization(500, ["eu-west-1", "eu-west-2", "eu-central-1", "us-east-1"])
 
     time.sleep = _count_real_sleep  # any wall-clock wait from here on is a leak that fails the run
+    random.seed(0)  # botocore's retry backoff is jittered with `random`: the control's figures repeat run to run
     with simulated_retries(SIM):  # botocore's retry backoff sleeps on the simulated time
         # a run fans out above fanout_above units (at least 1): the backlog's account has a second, empty region
-        print(f"\n10,000-deletion backlog, 1 account and region (+1 empty unit), concurrency 4 ({load()})")
+        print(f"\n10,000-deletion backlog, 1 account and region (+1 empty unit), concurrency 4 ({_support.load()})")
         backlog = scenario_backlog("1 x 10,000 (+1 empty)", [10_000, 0], 4)
         print_backlog(backlog)
         ok &= backlog["ok"]
-        print(f"\nthe same work split across units, each its own account and region ({load()})")
+        print(f"\nthe same work split across units, each its own account and region ({_support.load()})")
         split = [backlog | {"name": "1 x 10,000 (+1 empty)"}]
         for name, sizes, concurrency in (
             ("20 x 500", [500] * 20, 21),

@@ -20,22 +20,11 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-for var, value in {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_REGION": "eu-west-1",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}.items():
-    os.environ[var] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _support
+
+_support.environment("WARNING")
 
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
@@ -54,6 +43,7 @@ from functions.lambda_housekeeping.task import TASK  # noqa: E402
 from shared.aws import Clients  # noqa: E402
 from shared.pacing import Pacer  # noqa: E402
 from shared.runner import execute  # noqa: E402
+from tests.faults import SimulatedClock  # noqa: E402
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -128,15 +118,11 @@ class Region:
     def attach(self, session: boto3.Session) -> None:
         session.events.register("before-call.lambda", self._answer)
         session.events.register("before-call.sts", self._answer)
-        session.events.register("before-parameter-build.lambda", self._keep_params)
-
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["bench.params"] = dict(params)
+        session.events.register("before-parameter-build.lambda", _support.keep_params)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         op = model.name
-        params = context.get("bench.params", {})
+        params = _support.params_of(context)
         if self.pacer is not None and model.service_model.service_name == "lambda":
             # Answered before any HTTP request exists, so the client's own pacing hook never fires: wait here
             # as it would have, on the pacer's (simulated) clock.
@@ -144,8 +130,7 @@ class Region:
         with self._lock:
             self.calls[op] += 1
             body = getattr(self, f"_{op}")(params)
-        http = AWSResponse("https://lambda.bench.invalid/", 200, {}, None)  # type: ignore[arg-type]
-        return http, body | {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        return _support.answered(body, url="https://lambda.bench.invalid/")
 
     @staticmethod
     def _page(items: list[Any], params: dict[str, Any], key: str, op: str) -> dict[str, Any]:
@@ -215,33 +200,6 @@ class Region:
         return {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/bench", "UserId": "bench"}
 
 
-class PacedTime:
-    """Simulated seconds for the pacer: a wait returns at once and moves the waiting thread's time on, so the run
-    shows how long its pacing would take on AWS without sleeping. Threads waiting side by side overlap."""
-
-    def __init__(self) -> None:
-        self._latest = 0.0
-        self._threads = threading.local()
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        found: float | None = getattr(self._threads, "now", None)
-        if found is None:
-            with self._lock:
-                found = self._threads.now = self._latest
-        return found
-
-    def sleep(self, seconds: float) -> None:
-        self._threads.now = self.now() + max(0.0, seconds)
-        with self._lock:
-            self._latest = max(self._latest, self._threads.now)
-
-    @property
-    def latest(self) -> float:
-        with self._lock:
-            return self._latest
-
-
 def issue_minimum(functions: int, versions: int, mappings: int) -> int:
     """The reads the issue names as the minimum for one unit: ListFunctions pages of 50, one ListVersionsByFunction
     listing and one ListAliases per function, one ListEventSourceMappings and ListLayers/ListLayerVersions."""
@@ -251,8 +209,10 @@ def issue_minimum(functions: int, versions: int, mappings: int) -> int:
 
 
 def run_task(functions: int, versions: int) -> dict[str, Any]:
-    paced = PacedTime()
-    pacer = Pacer(clock=paced.now, sleep=paced.sleep)
+    # Simulated seconds for the pacer: a wait returns at once and moves the waiting thread's time on, so the run
+    # shows how long its pacing would take on AWS without sleeping. Threads waiting side by side overlap.
+    paced = SimulatedClock()
+    pacer = paced.pacer()
     region = Region(functions, versions, pacer)
     session = boto3.Session(region_name=REGION)
     region.attach(session)

@@ -15,28 +15,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
 import sys
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DevopsTasks")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-for var, value in {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_REGION": "eu-west-1",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}.items():
-    os.environ[var] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _support
+
+_support.environment("WARNING")
 
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
@@ -102,20 +90,15 @@ class Estate:
     def attach(self, session: boto3.Session) -> None:
         session.events.register("before-call.ec2", self._answer)
         session.events.register("before-call.sts", self._answer)
-        session.events.register("before-parameter-build.ec2", self._keep_params)
-
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["bench.params"] = dict(params)
+        session.events.register("before-parameter-build.ec2", _support.keep_params)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         op = model.name
-        params = context.get("bench.params", {})
+        params = _support.params_of(context)
         with self._lock:
             self.calls[op] += 1
             body = getattr(self, f"_{op}")(params)
-        http = AWSResponse("https://ec2.bench.invalid/", 200, {}, None)  # type: ignore[arg-type]
-        return http, body | {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        return _support.answered(body, url="https://ec2.bench.invalid/")
 
     @staticmethod
     def _page(items: list[Any], params: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
@@ -217,11 +200,6 @@ def time_planner(n: int, zone: str) -> dict[str, float]:
     return {key: value * 100_000 / n for key, value in best.items()}
 
 
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min), {os.cpu_count()} cores"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="estate sizes (snapshots) to run the task on")
@@ -248,7 +226,7 @@ def main() -> int:
         )
         print(f"    outcome {r['counts']}")
     # The target is on CPU time: on a shared machine the wall time also counts the waits for a core.
-    print(f"\nplanner on {args.planner:,} snapshots (best of 3; {load()})")
+    print(f"\nplanner on {args.planner:,} snapshots (best of 3; {_support.load()})")
     for zone in ("UTC", "Europe/Berlin"):
         t = time_planner(args.planner, zone)
         planner_ok = t["cpu"] <= 1.0
@@ -258,7 +236,7 @@ def main() -> int:
             f"(wall: retention {t['retention']:.2f} s + creation {t['creation']:.2f} s; "
             f"CPU against the 1 s target {t['cpu']:.2f}) {'ok' if planner_ok else 'SLOW'}"
         )
-    print(f"  ({load()})")
+    print(f"  ({_support.load()})")
     print("\nall targets met" if ok else "\nTARGET MISSED")
     return 0 if ok else 1
 
