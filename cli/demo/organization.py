@@ -176,27 +176,48 @@ def counting_calls() -> Iterator[Counter[str]]:
         BaseClient._make_api_call = original  # type: ignore[attr-defined]
 
 
-def scheduled_event(
-    env: DemoEnv, org: Org, schedule_input: dict[str, Any], *, dry_run: bool, now: datetime
-) -> dict[str, Any]:
-    """What EventBridge Scheduler sends: the policy's input with the schedule's own fields (config/load.js)."""
-    event = dict(schedule_input)
-    policy = dict(event.get("policy", {}))
+def scheduled_event(env: DemoEnv, org: Org, info: registry.FunctionInfo, **fields: Any) -> dict[str, Any]:
+    """What EventBridge Scheduler sends the task: its first policy's input with the schedule's own fields
+    (config/load.js), over the organization's OUs, fanned out above ``FANOUT_ABOVE`` units; ``fields`` on top."""
+    policy_name = next(iter(info.policies or {}), "daily")
+    return (
+        (info.schedule_input() or {})
+        | {
+            "regions": [env.region, env.other_region],
+            "accounts": {"organization": {"include_ous": [org.ous["workloads"], org.ous["sandbox"]]}},
+            "fanout_above": FANOUT_ABOVE,
+            "continuation_delay_seconds": 0,
+            "schedule": {
+                "policy": policy_name,
+                "scheduled_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "execution_id": str(uuid.uuid4()),
+            },
+        }
+        | fields
+    )
+
+
+def rotation_event(env: DemoEnv, org: Org, info: registry.FunctionInfo, *, dry_run: bool) -> dict[str, Any]:
+    """The rotation's scheduled event with the demo's policy: the newest 3 days kept, a DR copy."""
+    policy = dict((info.schedule_input() or {}).get("policy", {}))
     policy["retention"] = {"keep_last": KEEP_DAYS, "daily": KEEP_DAYS, "weekly": 0, "monthly": 0, "yearly": 0}
     policy["dr"] = {"region": env.dr_region}
-    return event | {
-        "regions": [env.region, env.other_region],
-        "policy": policy,
-        "dry_run": dry_run,
-        "accounts": {"organization": {"include_ous": [org.ous["workloads"], org.ous["sandbox"]]}},
-        "fanout_above": FANOUT_ABOVE,
-        "continuation_delay_seconds": 0,
-        "schedule": {
-            "policy": "daily",
-            "scheduled_time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "execution_id": str(uuid.uuid4()),
+    return scheduled_event(env, org, info, policy=policy, dry_run=dry_run)
+
+
+def unit_queue(env: DemoEnv, task: str) -> str:
+    """The task's unit queue and its dead-letter queue (3 deliveries), as serverless.yml deploys them."""
+    sqs = env.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"devops-tasks-demo-{task}-units-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url: str = sqs.create_queue(
+        QueueName=f"devops-tasks-demo-{task}-units",
+        Attributes={
+            "VisibilityTimeout": "5400",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
         },
-    }
+    )["QueueUrl"]
+    return url
 
 
 @dataclass
@@ -210,18 +231,17 @@ class FannedOut:
 
 
 def fan_out(
-    env: DemoEnv, org: Org, info: registry.FunctionInfo, queue_url: str, *, dry_run: bool, now: datetime
+    env: DemoEnv, org: Org, info: registry.FunctionInfo, queue_url: str, event: dict[str, Any], label: str
 ) -> FannedOut:
-    """Dispatch a run, work its unit queue until the run closes, and read its final report."""
+    """Dispatch a run with the scheduled ``event``, work its unit queue until the run closes, read its final
+    report."""
     with function_environment(DEVOPS_TASKS_UNIT_QUEUE_URL=queue_url):
-        return _fan_out(env, org, info, queue_url, dry_run=dry_run, now=now)
+        return _fan_out(env, org, info, queue_url, event, label)
 
 
 def _fan_out(
-    env: DemoEnv, org: Org, info: registry.FunctionInfo, queue_url: str, *, dry_run: bool, now: datetime
+    env: DemoEnv, org: Org, info: registry.FunctionInfo, queue_url: str, event: dict[str, Any], label: str
 ) -> FannedOut:
-    label = "dry run" if dry_run else "run"
-    event = scheduled_event(env, org, info.schedule_input() or {}, dry_run=dry_run, now=now)
     with counting_calls() as calls:
         dispatched = invoke(info, event)
     resp = dispatched.response or {}
@@ -252,7 +272,7 @@ def _fan_out(
 
     poller = SqsPoller(env.client("sqs"), queue_url, worker, concurrency=3, on_round=progress)
     left = poller.work_visible()
-    store = RunStore.of(env.client("s3"), env.report_bucket, "reports", TASK, resp["run_id"])
+    store = RunStore.of(env.client("s3"), env.report_bucket, "reports", info.task_name, resp["run_id"])
     text = store.get(store.final_key)
     if text is None:
         raise RuntimeError(f"no final report at s3://{env.report_bucket}/{store.final_key} once the queue was worked")
@@ -348,16 +368,7 @@ def run(env: DemoEnv) -> None:
     env.console.print(shown)
     env.write("organization/seeded.json", seeded)
 
-    sqs = env.client("sqs")
-    dlq = sqs.create_queue(QueueName="devops-tasks-demo-snapshot-rotation-units-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName="devops-tasks-demo-snapshot-rotation-units",
-        Attributes={
-            "VisibilityTimeout": "5400",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
+    queue_url = unit_queue(env, TASK)
     default = FanOutSettings.model_fields["fanout_above"].default
     env.console.print(
         f"{len(org.accounts)} accounts x {len(regions)} regions = {len(org.accounts) * len(regions)} units; "
@@ -366,12 +377,12 @@ def run(env: DemoEnv) -> None:
     )
 
     info = registry.find(TASK)  # (once: it reads every serverless.yml)
-    plan = fan_out(env, org, info, queue_url, dry_run=True, now=now)
+    plan = fan_out(env, org, info, queue_url, rotation_event(env, org, info, dry_run=True), "dry run")
     plan_rows = table_rows(plan.final, org)
     env.console.print(render(f"dry run, final report: the plan per account ({plan.final.status})", plan_rows, PLANNED))
     env.write("organization/dry-run-final-report.json", json.loads(plan.final.to_json()))
 
-    real = fan_out(env, org, info, queue_url, dry_run=False, now=now)
+    real = fan_out(env, org, info, queue_url, rotation_event(env, org, info, dry_run=False), "run")
     rows = table_rows(real.final, org)
     table = render(f"final report per account ({real.final.status})", rows, COLUMNS)
     env.console.print(table)
