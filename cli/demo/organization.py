@@ -29,14 +29,20 @@ from shared.fanout import FanOutSettings
 from shared.report import AccountTotals, RunReport, by_account, total_of
 from shared.runstore import RunStore
 
-TITLE = "An AWS Organization, fanned out: snapshot rotation over 5 member accounts"
+TITLE = "An AWS Organization, fanned out: snapshot rotation and resource audit over 5 member accounts"
 TASK = "snapshot-rotation"
+AUDIT = "resource-audit"
+AUDIT_CHECKS = ["ebs-volume-unattached", "ebs-snapshot-shared", "iam-password-policy"]
+"""A few checks, regional and account-wide, that the seeded estates answer (every volume there is unattached)."""
+FINDINGS = {f"findings_{s}": s.upper() for s in ("fail", "pass", "suppressed", "error")}
 ORG_ID_ROLE = "OrganizationAccountAccessRole"
 """The role Organizations creates in the accounts it creates: the demo deploys and seeds through it."""
 MANAGED = [{"Key": "devops-tasks:managed", "Value": "true"}, {"Key": "devops-tasks:policy", "Value": "default"}]
 KEEP_DAYS = 3
 """The demo policy keeps the newest snapshot of each of the newest 3 days (and the newest 3): older ones expire."""
 FANOUT_ABOVE = 4
+MAX_CONCURRENCY = 4
+"""The event source mapping's ScalingConfig.MaximumConcurrency in serverless.yml."""
 OUS = {"workloads": None, "prod": "workloads", "sandbox": None}
 """The OUs and their parent OU (None: the root)."""
 ACCOUNTS = {"platform": "workloads", "prod-a": "prod", "prod-b": "prod", "sandbox-a": "sandbox", "sandbox-b": "sandbox"}
@@ -139,6 +145,7 @@ def seed(session: Any, account: str, region: str, history: list[int], now: datet
     by_hand = ec2.create_snapshot(VolumeId=other, Description="taken by hand")["SnapshotId"]
     _age(account, region, by_hand, now - timedelta(days=400))
     expected["unmanaged snapshots"] += 1
+    expected["unattached volumes"] = len(history) + 1  # what the audit's ebs-volume-unattached finds failing
     return dict(expected)
 
 
@@ -270,7 +277,7 @@ def _fan_out(
         )
         env.console.print(f"  [{len(done):2d}/{units}] {shown}")
 
-    poller = SqsPoller(env.client("sqs"), queue_url, worker, concurrency=3, on_round=progress)
+    poller = SqsPoller(env.client("sqs"), queue_url, worker, concurrency=MAX_CONCURRENCY, on_round=progress)
     left = poller.work_visible()
     store = RunStore.of(env.client("s3"), env.report_bucket, "reports", info.task_name, resp["run_id"])
     text = store.get(store.final_key)
@@ -395,8 +402,48 @@ def run(env: DemoEnv) -> None:
         "organization/accounts.json",
         {"run_id": real.final.run_id, "final_key": real.final_key, "location": real.location, "rows": rows},
     )
+    write_table(env, "accounts.txt", table)
+    env.console.print(f"written: {env.out}/organization/ (final-report.json, accounts.json, accounts.txt)")
+    audit(env, org)
+
+
+def write_table(env: DemoEnv, name: str, table: Table) -> None:
     from rich.console import Console
 
-    with open(env.out / "organization" / "accounts.txt", "w") as text:
+    with open(env.out / "organization" / name, "w") as text:
         Console(file=text, width=160, color_system=None).print(table)
-    env.console.print(f"written: {env.out}/organization/ (final-report.json, accounts.json, accounts.txt)")
+
+
+def audit(env: DemoEnv, org: Org) -> None:
+    """The resource audit over the same organization, fanned out: one audit report, its per-account summary."""
+    from cli.demo.resource_audit import moto_audit_shims
+
+    info = registry.find(AUDIT)
+    queue_url = unit_queue(env, AUDIT)
+    env.console.print(
+        f"resource audit over the organization, fanned out the same way (checks: {', '.join(AUDIT_CHECKS)})"
+    )
+    event = scheduled_event(env, org, info, checks=AUDIT_CHECKS, notify_on="never")
+    with moto_audit_shims():
+        done = fan_out(env, org, info, queue_url, event, "audit")
+    rows = table_rows(done.final, org)
+    table = render(f"resource audit, final report per account ({done.final.status})", rows, FINDINGS)
+    env.console.print(table)
+    dated = env.client("s3").get_object(Bucket=env.report_bucket, Key=done.location.split("/", 3)[3])
+    links = json.loads(dated["Body"].read()).get("links", {})
+    audit_json = str(links.get("json", ""))
+    bucket, _, key = audit_json.removeprefix("s3://").partition("/")
+    report = json.loads(env.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    by_account = report["summary"]["by_account"]
+    summary = Table(title="the audit report's summary: failing findings per account")
+    for col in ("account", "name", "OU", "FAIL"):
+        summary.add_column(col, justify="right" if col == "FAIL" else "left")
+    for account, n in sorted(by_account.items()):
+        summary.add_row(account, org.name_of(account), org.ou_path(account), str(n))
+    env.console.print(summary)
+    env.console.print(f"one audit report for the organization: {audit_json} (and its CSV and HTML beside it)")
+    env.write("organization/audit-final-report.json", json.loads(done.final.to_json()))
+    env.write(
+        "organization/audit-accounts.json", {"rows": rows, "summary_by_account": by_account, "report": audit_json}
+    )
+    write_table(env, "audit-accounts.txt", table)

@@ -110,3 +110,13 @@ def organization_fanned_out(out: Path, stdout: str) -> None:
     assert "production's fanout_above is 20" in stdout
     assert "SendMessageBatch" in stdout
     assert (out / "accounts.txt").read_text().count("total") == 1
+    audited = json.loads((out / "audit-accounts.json").read_text())
+    *audit_rows, audit_total = audited["rows"]
+    assert sorted(r["account"] for r in audit_rows) == sorted(seeded)
+    assert audit_total["units"] == len(units)
+    assert audit_total["ok"] == len(units)
+    # every unattached volume seeded fails in its region; the password policy once per account (account-wide)
+    expected = {a: sum(r["unattached volumes"] for r in s["regions"].values()) + 1 for a, s in seeded.items()}
+    assert {r["account"]: r["counts"].get("findings_fail", 0) for r in audit_rows} == expected
+    assert audited["summary_by_account"] == expected, "the audit report's per-account summary"
+    assert audit_total["counts"]["findings_fail"] == sum(expected.values())
