@@ -18,7 +18,12 @@ from shared.aws import error_code
 from shared.observability import logger
 from shared.report import UnitResult
 
-FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+FORMATS = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "accounts.csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
 LOCAL_LATEST = "resource-audit-latest"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -109,6 +110,70 @@ class Summary(BaseModel):
     checks_in_error: list[str]
 
 
+class AccountSummary(BaseModel):
+    """One account's part of the run: where it was audited, what fails there, what could not be checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str
+    regions: list[str] = Field(description="regions where at least one check scope was audited cleanly")
+    by_status: dict[str, int] = Field(description="every finding of the account by status")
+    by_severity: dict[str, int] = Field(description="its failing findings (FAIL) by severity")
+    checks_in_error: list[str] = Field(description="checks with an ERROR finding in the account")
+    new: int = Field(description="failing findings new since the previous report")
+    unaudited: int = Field(description="check scopes of the account this run did not audit cleanly")
+
+
+def scope_parts(scope: str) -> tuple[str, str, str]:
+    """``check|account|region`` (as in ``unaudited`` and the audited scopes) as its three parts."""
+    check, account, region = scope.split("|", 2)
+    return check, account, region
+
+
+def summarize_accounts(
+    accounts: Iterable[str],
+    findings: Iterable[Finding],
+    new: Iterable[Finding],
+    audited: Iterable[str],
+    unaudited: Iterable[str],
+) -> list[AccountSummary]:
+    """The per-account summary, one row per account of the run (and any other account a finding or an unaudited
+    scope names), in
+    account order: its rows add up to the run's summary (statuses, severities of FAIL, new findings)."""
+    findings, new, unaudited = list(findings), list(new), list(unaudited)
+    missing = Counter(scope_parts(scope)[1] for scope in unaudited)
+    names = set(accounts) | {f.account for f in findings} | {f.account for f in new} | set(missing)
+    regions: dict[str, set[str]] = {a: set() for a in names}
+    for scope in audited:
+        _, account, region = scope_parts(scope)
+        if account in regions and region != "*":
+            regions[account].add(region)
+    new_by = Counter(f.account for f in new)
+    rows = []
+    for account in sorted(names):
+        mine = [f for f in findings if f.account == account]
+        statuses = Counter(f.status for f in mine)
+        severities = Counter(f.severity for f in mine if f.status == "FAIL")
+        rows.append(
+            AccountSummary(
+                account=account,
+                regions=sorted(regions[account]),
+                by_status={s: statuses.get(s, 0) for s in STATUSES},
+                by_severity={s: severities.get(s, 0) for s in SEVERITIES},
+                checks_in_error=sorted({f.check_id for f in mine if f.status == "ERROR"}),
+                new=new_by.get(account, 0),
+                unaudited=missing.get(account, 0),
+            )
+        )
+    return rows
+
+
+def worst(rows: Iterable[AccountSummary], n: int = 3) -> list[AccountSummary]:
+    """The ``n`` accounts with the most severe failures (most critical, then high, ...), failing ones only."""
+    failing = [r for r in rows if any(r.by_severity.values())]
+    return sorted(failing, key=lambda r: (*(-r.by_severity.get(s, 0) for s in SEVERITIES), r.account))[:n]
+
+
 class PriceSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +199,9 @@ class AuditReport(BaseModel):
     regions: list[str]
     summary: Summary
     diff: Diff
+    per_account: list[AccountSummary] = Field(
+        default_factory=list, description="per account of the run: regions audited, findings, new, not audited"
+    )
     expired_suppressions: list[ExpiredSuppression] = Field(default_factory=list)
     prices: PriceSource
     checks: list[CheckInfo]

@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from functions.resource_audit.findings import AuditReport, CheckInfo, Finding, sort_key
+from functions.resource_audit.findings import AuditReport, CheckInfo, Finding, sort_key, worst
 from functions.resource_audit.html_assets import SCRIPT, STYLE
 from functions.resource_audit.models import CATEGORIES, SEVERITIES
 from functions.resource_audit.plan import NEVER_CUT, by_severity
@@ -271,6 +271,29 @@ def _glance(report: AuditReport) -> str:
     )
 
 
+def _accounts(report: AuditReport) -> str:
+    """The per-account summary as a table (worst first: most critical, then high, ... failures)."""
+    if not report.per_account:
+        return ""
+    ranked = worst(report.per_account, n=len(report.per_account))
+    rows = ranked + [r for r in report.per_account if r not in ranked]
+    head = "".join(
+        f"<th>{_e(h)}</th>" for h in ("account", "regions", "FAIL", *SEVERITIES, "ERROR", "new", "not audited")
+    )
+    body = "".join(
+        f'<tr data-account="{_e(r.account)}"><td>{_e(r.account)}</td><td>{_e(" ".join(r.regions))}</td>'
+        f"<td>{r.by_status.get('FAIL', 0)}</td>"
+        + "".join(f"<td>{r.by_severity.get(s, 0)}</td>" for s in SEVERITIES)
+        + f'<td title="{_e(", ".join(r.checks_in_error))}">{r.by_status.get("ERROR", 0)}</td>'
+        f"<td>{r.new}</td><td>{r.unaudited}</td></tr>"
+        for r in rows
+    )
+    return (
+        f'<section id="accounts"><h2>By account</h2><table id="accounts-table" class="reflow"><thead><tr>{head}'
+        f"</tr></thead><tbody>{body}</tbody></table></section>"
+    )
+
+
 def _diff(report: AuditReport) -> str:
     d = report.diff
     lists = (
@@ -311,7 +334,7 @@ def to_html(report: AuditReport) -> str:
         f'<header><h1>{_e(title)}</h1><p class="meta">run {_e(report.run_id)} &middot; accounts '
         f"{_e(', '.join(report.accounts))} &middot; regions {_e(', '.join(report.regions))} &middot; schema "
         f"{_e(report.schema_name)} v{report.schema_version}</p>{incomplete}</header>"
-        f"{_glance(report)}{_checks_table(report)}{_diff(report)}{_summary(report)}{expired_html}{_fixes(report)}"
+        f"{_glance(report)}{_accounts(report)}{_checks_table(report)}{_diff(report)}{_summary(report)}{expired_html}{_fixes(report)}"
         f'<footer><p class="meta">Savings are estimates: {_e(report.prices.note)} Prices: '
         f"{_e(report.prices.source)}, as of {_e(report.prices.as_of)}.</p></footer>"
         f'<script type="application/json" id="audit-data">{_json_in_html(page_data(report))}</script>'

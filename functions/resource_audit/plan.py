@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from functions.resource_audit.checks import CHECKS, Check
 from functions.resource_audit.checks.base import CheckEnv, Inventory, Outcome, Scope
-from functions.resource_audit.findings import AuditReport, Diff, Finding, sort_key
+from functions.resource_audit.findings import AuditReport, Diff, Finding, sort_key, worst
 from functions.resource_audit.models import SEVERITIES, ResourceAuditInput, Suppression
 
 GLOBAL = "global"
@@ -285,6 +285,16 @@ def headline(report: AuditReport) -> list[str]:
     ]
     if s.checks_in_error:
         lines.append("checks in error: " + ", ".join(s.checks_in_error))
+    if len(report.per_account) > 1 and (worst_rows := worst(report.per_account)):
+        lines.append(
+            "worst accounts: "
+            + "; ".join(
+                f"{r.account} ({', '.join(f'{k} {v}' for k, v in r.by_severity.items() if v)}"
+                + (f", {r.new} new" if r.new else "")
+                + ")"
+                for r in worst_rows
+            )
+        )
     if d.new:
         lines.append("new failing findings, most severe first:")
         lines += listing(d.new)

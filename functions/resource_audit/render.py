@@ -7,6 +7,7 @@ import io
 from typing import NamedTuple
 
 from functions.resource_audit.findings import AuditReport, Finding, sort_key
+from functions.resource_audit.models import SEVERITIES, STATUSES
 
 CSV_COLUMNS = (
     "change",
@@ -65,6 +66,37 @@ def ordered(report: AuditReport) -> list[Row]:
     unseen = [Row("unknown", f, previous=True) for f in sorted(d.unknown, key=sort_key) if f.key not in failing]
     rest = [r for r in rows if r.change == ""]
     return first + resolved + unseen + rest
+
+
+ACCOUNT_COLUMNS = (
+    "account",
+    "regions",
+    *(f"findings_{s.lower()}" for s in STATUSES),
+    *(f"fail_{s}" for s in SEVERITIES),
+    "checks_in_error",
+    "new",
+    "unaudited",
+)
+
+
+def accounts_csv(report: AuditReport) -> str:
+    """The per-account summary, one row per account (regions and checks in error joined with spaces)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ACCOUNT_COLUMNS)
+    for row in report.per_account:
+        writer.writerow(
+            [
+                row.account,
+                " ".join(row.regions),
+                *(row.by_status.get(s, 0) for s in STATUSES),
+                *(row.by_severity.get(s, 0) for s in SEVERITIES),
+                " ".join(row.checks_in_error),
+                row.new,
+                row.unaudited,
+            ]
+        )
+    return out.getvalue()
 
 
 def to_csv(report: AuditReport) -> str:

@@ -19,6 +19,7 @@ from functions.resource_audit.findings import (
     PriceSource,
     sort_key,
     summarize,
+    summarize_accounts,
 )
 from functions.resource_audit.html import to_html
 from functions.resource_audit.models import ResourceAuditInput
@@ -33,7 +34,7 @@ from functions.resource_audit.plan import (
     unaudited,
 )
 from functions.resource_audit.prices import SHIPPED, PriceTable
-from functions.resource_audit.render import to_csv, to_json
+from functions.resource_audit.render import accounts_csv, to_csv, to_json
 from shared.aws import BOTO_CONFIG, Clients
 from shared.observability import count_metrics, logger
 from shared.progress import advance
@@ -337,6 +338,7 @@ def build_report(
     checks = enabled_checks(params)
     not_audited = unaudited(checks, [(u.account, u.region) for u in ctx.report.units], audited)
     units = [u for u in ctx.report.units if u.region != "*"]
+    changes = diff(previous, findings, audited, problem, unaudited=not_audited)
     return AuditReport(
         run_id=ctx.report.run_id,
         generated_at=ctx.now,
@@ -344,7 +346,10 @@ def build_report(
         accounts=sorted({u.account for u in units}),
         regions=sorted({u.region for u in units}),
         summary=summarize(findings, len(checks)),
-        diff=diff(previous, findings, audited, problem, unaudited=not_audited),
+        per_account=summarize_accounts(
+            {u.account for u in ctx.report.units if u.account != "*"}, findings, changes.new, audited, not_audited
+        ),
+        diff=changes,
         expired_suppressions=[
             ExpiredSuppression(check=s.check, resource=s.resource, reason=s.reason, expires=s.expires, matched=n)
             for index, s in enumerate(params.suppressions)
@@ -387,7 +392,12 @@ def finalize(params: ResourceAuditInput, ctx: RunContext) -> None:
         elif params.local_dir:
             previous = execute.read_local_previous(params.local_dir)
     report = build_report(params, ctx, *previous)
-    bodies = {"json": to_json(report), "csv": to_csv(report), "html": to_html(report)}
+    bodies = {
+        "json": to_json(report),
+        "csv": to_csv(report),
+        "accounts.csv": accounts_csv(report),
+        "html": to_html(report),
+    }
     move_latest = not params.dry_run
     if s3 is not None and params.report_bucket:
         execute.write_s3(s3, params.report_bucket, keys, bodies, latest=move_latest)

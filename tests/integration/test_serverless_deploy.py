@@ -86,21 +86,24 @@ def test_deploy_from_a_configuration_file_then_invoke_local_runs_and_remove_dele
     # fan-out: the unit queue, its dead-letter queue, and the event source mapping with its maximum concurrency
     # (moto creates no alarms: tests/contract/test_fanout_contract.py checks the dead-letter alarm)
     sqs = boto3.client("sqs")
-    units = sqs.get_queue_url(QueueName=f"devops-tasks-{STAGE}-snapshot-rotation-units")["QueueUrl"]
-    dlq = sqs.get_queue_url(QueueName=f"devops-tasks-{STAGE}-snapshot-rotation-units-dlq")["QueueUrl"]
-    attrs = sqs.get_queue_attributes(QueueUrl=units, AttributeNames=["All"])["Attributes"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
-    assert attrs["VisibilityTimeout"] == "5400"
     mappings = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    [mapping] = [m for m in mappings if m["EventSourceArn"] == attrs["QueueArn"]]
-    assert mapping["FunctionArn"] == function["Configuration"]["FunctionArn"]
-    assert mapping["BatchSize"] == 1
-    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert function["Configuration"]["Environment"]["Variables"]["DEVOPS_TASKS_UNIT_QUEUE_URL"].endswith(
-        f"/devops-tasks-{STAGE}-snapshot-rotation-units"
-    )
+    for name, task in (("snapshotRotation", "snapshot-rotation"), ("resourceAudit", "resource-audit")):
+        fn = boto3.client("lambda").get_function(FunctionName=f"devops-tasks-{STAGE}-{name}")
+        assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 5, name
+        units = sqs.get_queue_url(QueueName=f"devops-tasks-{STAGE}-{task}-units")["QueueUrl"]
+        dlq = sqs.get_queue_url(QueueName=f"devops-tasks-{STAGE}-{task}-units-dlq")["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=units, AttributeNames=["All"])["Attributes"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
+        assert attrs["VisibilityTimeout"] == "5400"
+        [mapping] = [m for m in mappings if m["EventSourceArn"] == attrs["QueueArn"]]
+        assert mapping["FunctionArn"] == fn["Configuration"]["FunctionArn"]
+        assert mapping["BatchSize"] == 1
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert fn["Configuration"]["Environment"]["Variables"]["DEVOPS_TASKS_UNIT_QUEUE_URL"].endswith(
+            f"/devops-tasks-{STAGE}-{task}-units"
+        )
 
     # the disabled task is not deployed at all: no function, role, queue or alarm of its own
     deployed = {f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]}

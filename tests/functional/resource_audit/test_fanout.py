@@ -139,8 +139,10 @@ def run_fanned_out(
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:
     """What an inline and a fanned-out run of one estate must agree on."""
-    keep = ("complete", "accounts", "regions", "summary", "findings", "unaudited", "by_account")
-    return {k: report.get(k) for k in keep}
+    keep = ("complete", "accounts", "regions", "summary", "findings", "unaudited")
+    # "new" is left out: the inline run is the first report, the fanned-out run is diffed against it
+    per_account = [{k: v for k, v in row.items() if k != "new"} for row in report["per_account"]]
+    return {k: report.get(k) for k in keep} | {"per_account": per_account}
 
 
 def account_wide(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -172,6 +174,8 @@ def test_a_fanned_out_audit_writes_one_report_equal_to_an_inline_run_and_lists_t
     assert fanned["run_id"] == dispatched["run_id"]
     assert comparable(fanned) == comparable(inline)
     assert fanned["unaudited"] == []
+    per_account = [(r["account"], r["regions"], r["by_status"]["FAIL"], r["new"]) for r in fanned["per_account"]]
+    assert per_account == [("111122223333", REGIONS, 4, 0), ("123456789012", REGIONS, 5, 0)]  # none new since inline
     assert account_wide(fanned) == account_wide(inline) == ACCOUNT_WIDE
     assert len(audit_reports()) == 2  # one per run (dated), the fanned-out run's once
     assert esm.outcomes == {"ok": 5}  # four units and the close message
@@ -229,6 +233,8 @@ def test_a_unit_that_never_reports_leaves_its_scopes_unaudited_and_the_run_incom
     fanned = latest()
     assert fanned["complete"] is False
     assert fanned["unaudited"] == sorted(f"{c}|{lost_account}|{lost_region}" for c in CHECKS[:2])
+    [row] = [r for r in fanned["per_account"] if r["account"] == lost_account]
+    assert (row["regions"], row["unaudited"]) == ([REGIONS[0]], 2)
     # its volume failed last time; now it is neither resolved nor still failing: unknown
     unknown = [(f["check_id"], f["account"], f["region"]) for f in fanned["diff"]["unknown"]]
     assert ("ebs-volume-unattached", lost_account, lost_region) in unknown

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from functions.resource_audit.findings import AuditReport, CheckInfo, Diff, ExpiredSuppression, Finding, summarize
+from functions.resource_audit.findings import (
+    AuditReport,
+    CheckInfo,
+    Diff,
+    ExpiredSuppression,
+    Finding,
+    summarize,
+    summarize_accounts,
+)
 from functions.resource_audit.prices import SOURCE
 
 AT = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -70,6 +78,13 @@ def sample() -> AuditReport:
                 remediation="delete it",
             ),
         ],
+        per_account=summarize_accounts(
+            ["123456789012"],
+            findings,
+            [findings[2]],
+            {"ebs-volume-unattached|123456789012|eu-west-1", "iam-root-mfa|123456789012|*"},
+            ["logs-group-no-retention|123456789012|us-east-1"],
+        ),
         findings=findings,
         unaudited=["logs-group-no-retention|123456789012|us-east-1"],
     )

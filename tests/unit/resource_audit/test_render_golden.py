@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from functions.resource_audit.findings import SCHEMA_VERSION, AuditReport
-from functions.resource_audit.render import CSV_COLUMNS, to_csv, to_json
+from functions.resource_audit.render import CSV_COLUMNS, accounts_csv, to_csv, to_json
 from tests.unit.resource_audit.reports import sample
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,6 +31,11 @@ def test_json_matches_the_golden_file() -> None:
 def test_csv_matches_the_golden_file() -> None:
     text = to_csv(sample())
     assert text == _golden("report.csv", text)
+
+
+def test_the_per_account_csv_matches_the_golden_file() -> None:
+    text = accounts_csv(sample())
+    assert text == _golden("accounts.csv", text)
 
 
 def test_json_reads_back_into_the_same_model_and_puts_summary_and_diff_first() -> None:
