@@ -15,7 +15,7 @@ from rich.table import Table
 
 from cli import registry
 from cli.local import Outcome, invoke, is_manual_payload, quiet_logs, use_endpoint
-from cli.plan import human_size, plan_json, print_counts, print_plan
+from cli.plan import human_size, plan_json, print_accounts, print_counts, print_plan
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -306,6 +306,7 @@ def print_outcome(console: Console, task: str, outcome: Outcome, *, show_all: bo
     print_plan(console, resp, show_all=show_all)
     if units:
         print_counts(console, title, units)
+        print_accounts(console, title, units)
     elif "units" in resp:
         console.print(f"{title}: nothing to do in any unit", markup=False, highlight=False)
     else:

@@ -141,3 +141,30 @@ def print_counts(console: Console, title: str, units: list[dict[str, Any]]) -> N
         for key, n in sorted((unit.get("counts") or {}).items()):
             long.add_row(label, key, str(n))
     console.print(long)
+
+
+def print_accounts(console: Console, title: str, units: list[dict[str, Any]]) -> bool:
+    """Units (of a full run report) added up per account, with a total row, when they span several accounts;
+    the counts are left out when a column per count would not fit the console. False when nothing was printed."""
+    from shared.report import UnitResult, by_account, total_of
+
+    if len({u.get("account") for u in units}) < 2 or not all("account" in u for u in units):
+        return False
+    rows = by_account(UnitResult.model_validate(u) for u in units)
+    rows.append(total_of(rows))
+    keys = sorted({k for r in rows for k in r.counts})
+    for counts in (keys, []):
+        table = Table(title=f"{title}: per account")
+        for col in ("account", "regions", "ok", "failed", "incomplete", "failures", *counts):
+            table.add_column(col, justify="left" if col in ("account", "regions") else "right")
+        for row in rows:
+            total = row is rows[-1]
+            regions = str(len(row.regions)) if total else ", ".join(row.regions)
+            stats = [str(n) for n in (row.ok, row.failed, row.incomplete, row.failures)]
+            table.add_row(
+                row.account, regions, *stats, *[str(row.counts.get(k, 0)) for k in counts], end_section=row is rows[-2]
+            )
+        if not counts or _natural_width(console, table) <= console.width:
+            break
+    console.print(table)
+    return True

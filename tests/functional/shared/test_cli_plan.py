@@ -7,13 +7,14 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from rich.console import Console
 
 from cli.main import ProgressBar, main
-from cli.plan import SHOWN_PER_GROUP, human_size, print_counts, print_plan
+from cli.plan import SHOWN_PER_GROUP, human_size, print_accounts, print_counts, print_plan
 from tests.helpers import REGION
 
 VOLUMES = 13
@@ -122,6 +123,33 @@ def test_counts_too_wide_for_80_columns_are_transposed() -> None:
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert max(len(line) for line in out.splitlines()) <= 80
     assert all(any(line.lstrip("│ ").startswith(key) for line in out.splitlines()) for key in counts)
+
+
+def test_units_of_several_accounts_are_added_up_per_account_with_a_total_row() -> None:
+    def unit(account: str, region: str, deleted: int, *, complete: bool = True) -> dict[str, Any]:
+        return {"account": account, "region": region, "complete": complete, "counts": {"deleted": deleted}}
+
+    units = [
+        unit("111111111111", "eu-west-1", 2),
+        unit("111111111111", "us-east-1", 3, complete=False),
+        unit("222222222222", "eu-west-1", 4),
+    ]
+
+    def cells(width: int) -> dict[str, list[str]]:
+        console = Console(file=io.StringIO(), width=width)
+        assert print_accounts(console, "snapshot-rotation", units)
+        lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+        assert max(len(line) for line in lines) <= width
+        return {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in lines if "│" in line}
+
+    wide = cells(120)  # account: regions, ok, failed, incomplete, failures, deleted
+    assert wide["111111111111"] == ["eu-west-1, us-east-1", "1", "0", "1", "0", "5"]
+    assert wide["222222222222"] == ["eu-west-1", "1", "0", "0", "0", "4"]
+    assert wide["total"] == ["2", "2", "0", "1", "0", "9"]
+    assert cells(80)["total"] == ["2", "2", "0", "1", "0"]  # no room for the counts: the statuses still
+    one_account = Console(file=io.StringIO(), width=80)
+    assert not print_accounts(one_account, "snapshot-rotation", units[:2])  # the per-unit table says it all
+    assert one_account.file.getvalue() == ""  # type: ignore[attr-defined]
 
 
 def test_a_spinner_moves_from_the_start_while_nothing_else_does() -> None:
