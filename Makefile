@@ -87,7 +87,7 @@ validate: $(STAMP) ## Check config/*.yml and the project's default policies with
 	$(VENV)/bin/devops-tasks validate
 
 bench: $(STAMP) ## Run the benchmarks under bench/
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean: ## Remove build outputs (keeps .venv and node_modules)
 	rm -rf .serverless out .pytest_cache .mypy_cache .ruff_cache
