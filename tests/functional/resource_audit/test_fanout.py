@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -242,3 +243,74 @@ def test_a_unit_that_never_reports_leaves_its_scopes_unaudited_and_the_run_incom
     assert {(f["account"], f["region"]) for f in fanned["findings"]} == {
         (f["account"], f["region"]) for f in inline["findings"] if (f["account"], f["region"]) != (
             lost_account, lost_region)}  # fmt: skip
+
+
+class RunningOut(FakeContext):
+    """A context whose time runs out after ``calls`` reads of the remaining time (the lease's end and the unit's
+    start have it; the account-wide audit's check does not)."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.left = calls
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.left -= 1
+        return 900_000 if self.left >= 0 else 0
+
+
+def test_a_unit_out_of_time_before_its_account_wide_audit_continues_and_counts_once(
+    frozen: Any, organization: None
+) -> None:
+    inline = run_inline()
+    queue = queues()
+    handler = handler_with(CallLog())
+    first = {"account": ACCOUNTS[0], "region": REGIONS[0], "continuation": 0}
+
+    def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = json.loads(event["Records"][0]["body"])
+        short = all(body.get(k) == v for k, v in first.items())
+        return handler(event, RunningOut(2) if short else context)
+
+    handler(the_input(queue), FakeContext())
+    esm = EventSourceMapping(
+        estate.session().client("sqs"), queue, worker, tick=lambda s: frozen.tick(timedelta(seconds=s))
+    ).drain()
+
+    mine = [b["continuation"] for b in esm.bodies if (b.get("account"), b.get("region")) == (ACCOUNTS[0], REGIONS[0])]
+    assert mine == [0, 1]
+    fanned = latest()
+    # the continuation audited the region again and the account-wide services: what it found counts, once
+    assert comparable(fanned) == comparable(inline)
+    assert account_wide(fanned) == ACCOUNT_WIDE
+
+
+def test_workers_that_all_see_the_run_unclosed_build_the_audit_report_once(frozen: Any, organization: None) -> None:
+    """Every worker's look at final.json answers 404 (as for workers that look at once, before any writes it): the
+    conditional write of final.json still lets one of them finalize, and only after winning it."""
+    run_inline()
+    tries: list[str] = []
+
+    def final_never_seen(session: Any, _body: dict[str, Any]) -> None:
+        def not_found(params: dict[str, Any], **_: Any) -> Any:
+            if params["url_path"].endswith("/final.json"):  # before-call: the request, not the API parameters
+                tries.append(params["url_path"])
+                return SimpleNamespace(status_code=404, headers={}), {
+                    "Error": {"Code": "404", "Message": "Not Found"},
+                    "ResponseMetadata": {"HTTPStatusCode": 404},
+                }
+            return None
+
+        session.events.register("before-call.s3.HeadObject", not_found)
+
+    calls = CallLog()
+    run_fanned_out(
+        frozen,
+        calls,
+        final_never_seen,
+        duplicate=lambda body: body["kind"] == "unit",
+        extra={"run_deadline_seconds": 900},
+    )
+    assert len(tries) > 2  # the last unit, its duplicate and the close messages all looked
+    written = [p["Key"] for svc, op, p in calls.calls if op == "PutObject" and p["Key"].endswith(".audit.html")]
+    assert len(written) == 1  # dated; latest is another key
+    assert len(audit_reports()) == 2  # the inline run's and the fanned-out run's
