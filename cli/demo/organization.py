@@ -435,15 +435,27 @@ def audit(env: DemoEnv, org: Org) -> None:
     bucket, _, key = audit_json.removeprefix("s3://").partition("/")
     report = json.loads(env.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     by_account = report["summary"]["by_account"]
-    summary = Table(title="the audit report's summary: failing findings per account")
-    for col in ("account", "name", "OU", "FAIL"):
-        summary.add_column(col, justify="right" if col == "FAIL" else "left")
-    for account, n in sorted(by_account.items()):
-        summary.add_row(account, org.name_of(account), org.ou_path(account), str(n))
+    per_account = report.get("per_account", [])
+    summary = Table(title="the audit report's per-account summary")
+    for col in ("account", "name", "OU", "regions audited", "FAIL", "PASS", "ERROR", "FAIL by severity", "new"):
+        summary.add_column(col, justify="right" if col in ("FAIL", "PASS", "ERROR", "new") else "left")
+    for row in per_account:
+        status, account = row["by_status"], row["account"]
+        severities = ", ".join(f"{k.lower()} {n}" for k, n in row["by_severity"].items() if n)
+        summary.add_row(
+            account,
+            org.name_of(account),
+            org.ou_path(account),
+            ", ".join(row["regions"]),
+            *[str(status.get(k, 0)) for k in ("FAIL", "PASS", "ERROR")],
+            severities,
+            str(row["new"]),
+        )
     env.console.print(summary)
     env.console.print(f"one audit report for the organization: {audit_json} (and its CSV and HTML beside it)")
     env.write("organization/audit-final-report.json", json.loads(done.final.to_json()))
     env.write(
-        "organization/audit-accounts.json", {"rows": rows, "summary_by_account": by_account, "report": audit_json}
+        "organization/audit-accounts.json",
+        {"rows": rows, "summary_by_account": by_account, "per_account": per_account, "report": audit_json},
     )
     write_table(env, "audit-accounts.txt", table)

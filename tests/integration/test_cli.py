@@ -118,5 +118,8 @@ def organization_fanned_out(out: Path, stdout: str) -> None:
     # every unattached volume seeded fails in its region; the password policy once per account (account-wide)
     expected = {a: sum(r["unattached volumes"] for r in s["regions"].values()) + 1 for a, s in seeded.items()}
     assert {r["account"]: r["counts"].get("findings_fail", 0) for r in audit_rows} == expected
-    assert audited["summary_by_account"] == expected, "the audit report's per-account summary"
+    assert audited["summary_by_account"] == expected
+    per_account = {r["account"]: r for r in audited["per_account"]}  # the audit report's per-account summary
+    assert {a: r["by_status"]["FAIL"] for a, r in per_account.items()} == expected
+    assert all(sorted(r["regions"]) == sorted(seeded[a]["regions"]) for a, r in per_account.items())
     assert audit_total["counts"]["findings_fail"] == sum(expected.values())
