@@ -6,7 +6,9 @@ call) and a delayed "close" message, and returns. The same function consumes the
 mapping (batch size 1, a maximum concurrency): each message runs one unit with the task's own ``work``, through
 :func:`shared.units.run_units` as an inline run does, and writes the unit's result once (:mod:`shared.runstore`).
 The worker that writes the last result composes the final run report (written once, by conditional write), which
-is then written, counted and notified as an inline run's report is. A unit that runs low on time or whose
+is then written, counted and notified as an inline run's report is; a task with a run-wide step (``finalize``)
+gets a "finalize" message instead, so that the step has an invocation of its own. The run is completed under a
+lease and marked ``finished.json``. A unit that runs low on time or whose
 mutations are deferred re-enqueues itself (a continuation, ``DelaySeconds``); the close message comes back until
 the run's deadline, then closes the run with every unit that never reported as lost (or dead-lettered).
 
@@ -113,9 +115,21 @@ class CloseMessage(RunRef):
     kind: Literal["close"] = "close"
 
 
-MESSAGE: TypeAdapter[UnitMessage | CloseMessage] = TypeAdapter(
-    Annotated[UnitMessage | CloseMessage, Field(discriminator="kind")]
+class FinalizeMessage(RunRef):
+    """Run the task's run-wide step and publish the final report: sent by the worker that closed the run, so that
+    the step has an invocation of its own (a whole time budget), not what is left of the last unit's."""
+
+    kind: Literal["finalize"] = "finalize"
+
+
+MESSAGE: TypeAdapter[UnitMessage | CloseMessage | FinalizeMessage] = TypeAdapter(
+    Annotated[UnitMessage | CloseMessage | FinalizeMessage, Field(discriminator="kind")]
 )
+
+COMPLETION_GRACE_SECONDS = 3600
+"""How long after its deadline a closed run's close message still comes back to complete it (then: an error)."""
+FINALIZE = "finalize"
+"""The lease name of a run's completion (no unit is named so: a unit is ``<account>.<region>``)."""
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -278,8 +292,10 @@ def work_batch(
         receives = int(record.attributes.approximate_receive_count or 1)
         if isinstance(message, UnitMessage):
             work_unit(task, message, base, context=context, receives=receives, clock=clock)
+        elif isinstance(message, FinalizeMessage):
+            complete_run(task, message, base, context=context, receives=receives, clock=clock)
         else:
-            close_run(task, message, base, clock=clock)
+            close_run(task, message, base, context=context, receives=receives, clock=clock)
 
     response: dict[str, Any] = dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -397,18 +413,93 @@ def _continue(base: Clients, params: TaskSettings, message: UnitMessage) -> None
     )
 
 
-def close_run(task: Task[Any], message: CloseMessage, base: Clients, *, clock: Callable[[], datetime] = utcnow) -> None:
+def close_run(
+    task: Task[Any],
+    message: CloseMessage,
+    base: Clients,
+    *,
+    context: Any = None,
+    receives: int = 1,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
     """The run's close message: before the deadline it is sent again (delayed) unless the run is closed; after
-    it, the run is closed with what has reported, and every other unit lost."""
+    it, the run is closed with what has reported, and every other unit lost. A run closed but not completed (its
+    finalize message lost, or the worker completing it died) is completed here."""
     params = _params(task, message, base)
     store = _store(task, params, base, message.run_id)
+    if store.exists(store.finished_key):
+        return
     if store.exists(store.final_key):
+        try:
+            complete_run(task, message, base, context=context, receives=receives, clock=clock)
+        except UnitBusy:  # a worker completes it now: look again later, in case that one dies on every delivery
+            now = clock()
+            if now < message.deadline + timedelta(seconds=COMPLETION_GRACE_SECONDS):
+                base.client("sqs", base.default_region).send_message(
+                    QueueUrl=_queue(params), MessageBody=message.model_dump_json(), DelaySeconds=MAX_DELAY_SECONDS
+                )
+            else:
+                logger.error("run closed but never completed", run_id=message.run_id)
         return
     now = clock()
     if now < message.deadline:
         send_close(base.client("sqs", base.default_region), _queue(params), message, now)
         return
-    close_if_done(task, store, message, params, base, sweep=True, now=now)
+    budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
+    close_if_done(task, store, message, params, base, sweep=True, now=now, budget=budget, receives=receives)
+
+
+def complete_run(
+    task: Task[Any],
+    ref: RunRef,
+    base: Clients,
+    *,
+    context: Any = None,
+    receives: int = 1,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Complete a closed run (its ``final.json`` written): the task's run-wide step with what the units kept,
+    then the report written, counted and notified, then ``finished.json``. Leased, so that two deliveries never
+    complete a run side by side; a delivery after ``finished.json`` does nothing."""
+    params = _params(task, ref, base)
+    store = _store(task, params, base, ref.run_id)
+    if store.exists(store.finished_key):
+        logger.info("run already completed", run_id=ref.run_id)
+        return
+    text = store.get(store.final_key)
+    if text is None:
+        raise RuntimeError(f"run {ref.run_id} has no final report yet: it is completed only once closed")
+    report = RunReport.from_json(text)
+    kept: dict[str, list[Any]] = {}
+    if task.finalize is not None and task.restore is not None:
+        for label in sorted(store.reported()):
+            found = store.result(label)
+            if found is not None:
+                kept[label] = found.kept
+    budget = TimeBudget.from_context(context, params.time_margin_seconds, params.max_seconds)
+    _complete(task, store, ref, params, base, report, kept, budget, clock(), receives)
+
+
+def _complete(
+    task: Task[Any],
+    store: RunStore,
+    ref: RunRef,
+    params: TaskSettings,
+    clients: Clients,
+    report: RunReport,
+    kept: dict[str, list[Any]],
+    budget: TimeBudget,
+    now: datetime,
+    receives: int,
+) -> None:
+    until = now + timedelta(seconds=min(budget.remaining_s(), LAMBDA_MAX_SECONDS))
+    if not store.lease(FINALIZE, 0, Lease(until=until, continuation=0, receive_count=receives), now):
+        raise UnitBusy(f"run {ref.run_id} is being completed by another delivery")
+    ctx = RunContext(now=ref.started_at, budget=budget, report=report, clients=clients)
+    finalize(task, params, ctx, kept)
+    finish(report, params, clients, raise_on_failure=False, heartbeat=False)
+    store.put_once(store.finished_key, json.dumps({"run_id": ref.run_id, "finished_at": utcnow().isoformat()}))
+    logger.info("run completed", run_id=ref.run_id, location=report.location)
 
 
 def _max_receives(params: TaskSettings, clients: Clients) -> int | None:
@@ -453,9 +544,10 @@ def close_if_done(
     sweep: bool = False,
     now: datetime | None = None,
     budget: TimeBudget | None = None,
+    receives: int = 1,
 ) -> bool:
-    """Compose and publish the final report if every unit has reported (or, with ``sweep``, in any case: the
-    others are lost). Exactly one caller wins the conditional write of ``final.json`` and notifies."""
+    """Compose the final report if every unit has reported (or, with ``sweep``, in any case: the others are lost).
+    Exactly one caller wins the conditional write of ``final.json`` and has the run completed (once)."""
     reported = store.reported()
     if len(reported) < ref.units and not sweep:
         return False
@@ -487,8 +579,14 @@ def close_if_done(
         logger.info("final report already written by another worker")
         return False
     logger.info("run closed", units=len(units), lost=len(missing))
-    # After the conditional write, so that only its winner runs the run-wide step (once per run)
-    ctx = RunContext(now=ref.started_at, budget=budget or TimeBudget.unlimited(), report=report, clients=clients)
-    finalize(task, params, ctx, kept)
-    finish(report, params, clients, raise_on_failure=False, heartbeat=False)
+    # Only the winner of the conditional write goes on. A run-wide step gets an invocation of its own (the
+    # finalize message), unless this is the close's sweep, which has a whole invocation for it.
+    if task.finalize is not None and not sweep:
+        finalizing = FinalizeMessage(**ref.model_dump(include=set(RunRef.model_fields)))
+        clients.client("sqs", clients.default_region).send_message(
+            QueueUrl=_queue(params), MessageBody=finalizing.model_dump_json()
+        )
+        logger.info("run-wide step sent to the unit queue", run_id=ref.run_id)
+        return True
+    _complete(task, store, ref, params, clients, report, kept, budget or TimeBudget.unlimited(), utcnow(), receives)
     return True

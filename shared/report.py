@@ -155,6 +155,12 @@ class RunReport(BaseModel):
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
 
+    @classmethod
+    def from_json(cls, text: str) -> RunReport:
+        """A report as :meth:`to_json` wrote it (its computed ``status`` is computed again, not read)."""
+        data = json.loads(text)
+        return cls.model_validate({k: v for k, v in data.items() if k not in cls.model_computed_fields})
+
 
 UnitStatus = Literal["ok", "failed", "incomplete"]
 

@@ -14,6 +14,8 @@ always sees every result when it lists them. Layout, under ``<report prefix>/<ta
     units/<account>.<region>.json       the unit's result (its parts merged) and what it kept for the run-wide
                                         step (``kept``), once
     final.json                          the final run report, once
+    leases/finalize/0.json              who completes the run (its run-wide step, report and notification)
+    finished.json                       the run is completed: written once, after its report and notification
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ class RunStore:
     @property
     def final_key(self) -> str:
         return self.base + "final.json"
+
+    @property
+    def finished_key(self) -> str:
+        return self.base + "finished.json"
 
     def result_key(self, unit: str) -> str:
         return f"{self.base}units/{unit}.json"

@@ -171,7 +171,7 @@ def test_a_fanned_out_audit_writes_one_report_equal_to_an_inline_run_and_lists_t
     dispatched, esm = run_fanned_out(frozen, calls)
 
     fanned = latest()
-    assert esm.outcomes == {"ok": 5}, esm.outcomes
+    assert esm.outcomes == {"ok": 6}, esm.outcomes
     assert fanned["run_id"] == dispatched["run_id"]
     assert comparable(fanned) == comparable(inline)
     assert fanned["unaudited"] == []
@@ -179,7 +179,7 @@ def test_a_fanned_out_audit_writes_one_report_equal_to_an_inline_run_and_lists_t
     assert per_account == [("111122223333", REGIONS, 4, 0), ("123456789012", REGIONS, 5, 0)]  # none new since inline
     assert account_wide(fanned) == account_wide(inline) == ACCOUNT_WIDE
     assert len(audit_reports()) == 2  # one per run (dated), the fanned-out run's once
-    assert esm.outcomes == {"ok": 5}  # four units and the close message
+    assert esm.outcomes == {"ok": 6}  # four units, the run-wide step in its own invocation, the close message
     assert calls.operations("organizations") == {"ListAccounts": 1}  # by the dispatcher, for the whole run
 
 
@@ -277,7 +277,8 @@ def test_a_unit_out_of_time_before_its_account_wide_audit_continues_and_counts_o
     ).drain()
 
     mine = [b["continuation"] for b in esm.bodies if (b.get("account"), b.get("region")) == (ACCOUNTS[0], REGIONS[0])]
-    assert mine == [0, 1]
+    delivered = [(b.get("kind"), b.get("account"), b.get("region"), b.get("continuation")) for b in esm.bodies]
+    assert mine == [0, 1], (esm.outcomes, delivered)
     fanned = latest()
     # the continuation audited the region again and the account-wide services: what it found counts, once
     assert comparable(fanned) == comparable(inline)
@@ -314,3 +315,68 @@ def test_workers_that_all_see_the_run_unclosed_build_the_audit_report_once(froze
     written = [p["Key"] for svc, op, p in calls.calls if op == "PutObject" and p["Key"].endswith(".audit.html")]
     assert len(written) == 1  # dated; latest is another key
     assert len(audit_reports()) == 2  # the inline run's and the fanned-out run's
+
+
+def _finished(run_id: str) -> list[str]:
+    listed = estate.session().client("s3").list_objects_v2(Bucket=BUCKET, Prefix="reports/resource-audit/runs/")
+    return [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(f"{run_id}/finished.json")]
+
+
+def test_the_run_wide_step_has_an_invocation_of_its_own_and_a_worker_killed_in_it_is_delivered_again(
+    frozen: Any, organization: None
+) -> None:
+    """The last unit to report only closes the run: the audit report is built by the finalize message's own
+    invocation (a whole time budget); when that worker dies while writing it, SQS delivers the message again, the
+    lease it left expires with its invocation, and the next delivery (or the close message) writes the report."""
+    writers: list[str] = []
+
+    def record_and_die_once(session: Any, body: dict[str, Any]) -> None:
+        def put(params: dict[str, Any], **_: Any) -> None:
+            if params["Key"].endswith(".audit.html"):
+                writers.append(body.get("kind", "schedule"))
+                if len(writers) == 1:
+                    raise Crash
+
+        session.events.register("before-parameter-build.s3.PutObject", put)
+
+    dispatched, esm = run_fanned_out(frozen, CallLog(), record_and_die_once)
+    assert writers[0] == "finalize", "never the last unit's worker"
+    # after the killed invocation's lease expired: the finalize message delivered again, or the close message
+    # (due at the same time here), whichever came first; the other finds the run completed
+    assert len(writers) == 2
+    assert writers[1] in ("finalize", "close")
+    assert esm.outcomes["killed"] == 1
+    assert len(audit_reports()) == 1
+    assert latest()["run_id"] == dispatched["run_id"]
+    assert len(_finished(dispatched["run_id"])) == 1
+
+
+def test_a_run_whose_finalize_message_is_lost_is_completed_by_its_close_message(
+    frozen: Any, organization: None
+) -> None:
+    writers: list[str] = []
+
+    def lose_the_finalize_message(session: Any, body: dict[str, Any]) -> None:
+        finalizing: list[bool] = []
+
+        def look(params: dict[str, Any], **_: Any) -> None:
+            finalizing[:] = [json.loads(params["MessageBody"]).get("kind") == "finalize"]
+
+        def send(**_: Any) -> Any:
+            if finalizing == [True]:  # SQS answers, and the message is never delivered
+                return SimpleNamespace(status_code=200, headers={}), {"MessageId": "lost", "MD5OfMessageBody": ""}
+            return None
+
+        def put(params: dict[str, Any], **_: Any) -> None:
+            if params["Key"].endswith(".audit.html"):
+                writers.append(body.get("kind", "schedule"))
+
+        session.events.register("before-parameter-build.sqs.SendMessage", look)
+        session.events.register("before-call.sqs.SendMessage", send)
+        session.events.register("before-parameter-build.s3.PutObject", put)
+
+    dispatched, esm = run_fanned_out(frozen, CallLog(), lose_the_finalize_message, extra={"run_deadline_seconds": 900})
+    assert writers == ["close"]
+    assert esm.outcomes == {"ok": 5}  # four units and the close message
+    assert latest()["run_id"] == dispatched["run_id"]
+    assert len(_finished(dispatched["run_id"])) == 1
