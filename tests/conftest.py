@@ -11,12 +11,17 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis._settings import is_in_ci
 
+from cli.moto_s3 import atomic_conditional_writes
 from tests.faults import SimulatedClock
 from tests.helpers import REGION
 
 # freezegun scans every loaded module when it starts; Powertools' lazy imports would then build pydantic models
 # while datetime is patched. Powertools never needs frozen time in our tests.
 freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
+
+# S3 takes a conditional write atomically; moto checks and writes in two steps (cli/moto_s3.py). The fan-out's
+# tests deliver one message twice side by side, so its lease and results need S3's behaviour, not moto's.
+atomic_conditional_writes()
 
 # Property tests run on shared, often loaded machines (two cores, several test processes): there a strategy that
 # draws a few dozen snapshots can take longer than hypothesis's one-second budget for generating inputs, and an

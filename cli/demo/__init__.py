@@ -89,8 +89,10 @@ def _start_server() -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
     from cli.moto_lambda import teach_moto
+    from cli.moto_s3 import atomic_conditional_writes
 
     teach_moto()  # the Lambda calls moto lacks, before its first Lambda request builds the routes
+    atomic_conditional_writes()  # as S3: of concurrent conditional writes of one key, one wins
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
