@@ -69,6 +69,17 @@ class Lake:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=LAKE, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
+    def point(self, dt: str, hour: str, location: str) -> None:
+        """Point the partition at ``location`` (its storage descriptor otherwise kept), as someone else might."""
+        part = self.glue.get_partition(DatabaseName=DB, TableName="alb", PartitionValues=[dt, hour])
+        descriptor = part["Partition"]["StorageDescriptor"] | {"Location": location}
+        self.glue.update_partition(
+            DatabaseName=DB,
+            TableName="alb",
+            PartitionValueList=[dt, hour],
+            PartitionInput={"Values": [dt, hour], "StorageDescriptor": descriptor},
+        )
+
     def location(self, dt: str, hour: str) -> str:
         part = self.glue.get_partition(DatabaseName=DB, TableName="alb", PartitionValues=[dt, hour])
         return str(part["Partition"]["StorageDescriptor"]["Location"])

@@ -179,14 +179,7 @@ def test_files_of_other_columns_are_not_merged_and_the_partition_keeps_its_files
 def test_a_partition_at_an_unknown_location_fails_the_run_and_is_left_alone(
     lake: Lake, estate: dict[tuple[str, str], pa.Table]
 ) -> None:
-    part = lake.glue.get_partition(DatabaseName="devops_tasks_logs", TableName="alb", PartitionValues=list(OLD))
-    descriptor = part["Partition"]["StorageDescriptor"] | {"Location": "s3://elsewhere/data/"}
-    lake.glue.update_partition(
-        DatabaseName="devops_tasks_logs",
-        TableName="alb",
-        PartitionValueList=list(OLD),
-        PartitionInput={"Values": list(OLD), "StorageDescriptor": descriptor},
-    )
+    lake.point(*OLD, "s3://elsewhere/data/")
     with pytest.raises(RunFailed):
         run()
     assert lake.location(*OLD) == "s3://elsewhere/data/"
@@ -282,14 +275,7 @@ def test_a_partition_moved_by_someone_else_during_the_compaction_is_not_switched
     def move(params: dict[str, Any], **_: Any) -> None:
         if not moved:
             moved.append(True)
-            part = lake.glue.get_partition(DatabaseName="devops_tasks_logs", TableName="alb", PartitionValues=list(OLD))
-            descriptor = part["Partition"]["StorageDescriptor"] | {"Location": "s3://elsewhere/data/"}
-            lake.glue.update_partition(
-                DatabaseName="devops_tasks_logs",
-                TableName="alb",
-                PartitionValueList=list(OLD),
-                PartitionInput={"Values": list(OLD), "StorageDescriptor": descriptor},
-            )
+            lake.point(*OLD, "s3://elsewhere/data/")
 
     session.events.register("before-parameter-build.glue.GetPartition", move)
     report = run(session=session)
@@ -309,16 +295,21 @@ def test_inputs_are_read_only_in_the_version_that_was_listed(
     assert all(p.get("IfMatch", "").startswith('"') for p in reads)
 
 
+def die_before_the_switch() -> None:
+    """A run that dies after OLD's output and manifest, before its switch."""
+    crash = CrashAfter(2, services=frozenset({"s3", "glue"}))
+    session = boto3.Session(region_name=REGION)
+    crash.attach(session)
+    with contextlib.suppress(Crash):
+        run(session=session)
+
+
 def test_a_generation_never_switched_to_is_discarded_once_idle_past_the_grace_period_and_nothing_else(
     lake: Lake, estate: dict[tuple[str, str], pa.Table]
 ) -> None:
     # a run dies between the generation's manifest and the switch; a file arrives; the next run compacts the
     # partition into another generation. The first one is then read by nothing and switched to by nothing.
-    crash = CrashAfter(2, services=frozenset({"s3", "glue"}))  # OLD's output and manifest, not its switch
-    session = boto3.Session(region_name=REGION)
-    crash.attach(session)
-    with contextlib.suppress(Crash):
-        run(session=session)
+    die_before_the_switch()
     root = "compacted/format=alb/dt=2026-11-27/hour=13/"
     abandoned = lake.listing(root)
     assert len(abandoned) == 2  # one output, one manifest
@@ -346,11 +337,7 @@ def test_a_generation_never_switched_to_is_discarded_once_idle_past_the_grace_pe
 def test_an_abandoned_generations_output_rewritten_since_is_kept_with_its_manifest(
     lake: Lake, estate: dict[tuple[str, str], pa.Table]
 ) -> None:
-    crash = CrashAfter(2, services=frozenset({"s3", "glue"}))
-    session = boto3.Session(region_name=REGION)
-    crash.attach(session)
-    with contextlib.suppress(Crash):
-        run(session=session)
+    die_before_the_switch()
     root = "compacted/format=alb/dt=2026-11-27/hour=13/"
     [output] = [k for k in lake.listing(root) if k.endswith(".parquet")]
     lake.add_file(*OLD, "late", alb_rows(datetime.fromisoformat("2026-11-27T13:30:00+00:00"), 5, 9))
@@ -374,14 +361,7 @@ def test_a_partition_already_switched_to_the_same_generation_is_not_deferred_and
         if not moved and params.get("PartitionValues") == list(OLD):
             [manifest] = [k for k in lake.listing("compacted/format=alb/dt=2026-11-27/hour=13/") if k.endswith(".json")]
             moved.append(f"s3://{LAKE}/{manifest.removesuffix('.json').replace('/hour=13/', '/hour=13/gen=')}/")
-            part = lake.glue.get_partition(DatabaseName="devops_tasks_logs", TableName="alb", PartitionValues=list(OLD))
-            descriptor = part["Partition"]["StorageDescriptor"] | {"Location": moved[0]}
-            lake.glue.update_partition(
-                DatabaseName="devops_tasks_logs",
-                TableName="alb",
-                PartitionValueList=list(OLD),
-                PartitionInput={"Values": list(OLD), "StorageDescriptor": descriptor},
-            )
+            lake.point(*OLD, moved[0])
 
     session.events.register("before-parameter-build.glue.GetPartition", switched_first)
     report = run(session=session)
