@@ -38,6 +38,10 @@ class MemberRoleError(ValueError):
     """A task's role cannot be turned into member-role statements (or does not grant what it declares)."""
 
 
+STACK_NAME = "devops-tasks-member"
+"""The member role stack's name in each account."""
+
+
 def _camel(name: str) -> str:
     return name[:1].upper() + name[1:]
 
@@ -228,3 +232,22 @@ def write(path: Path = PATH) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(template()))
     return path
+
+
+def deploy(
+    cfn: Any, *, organization_id: str, deployment_account: str, deployment_stack: str, external_id: str = ""
+) -> dict[str, Any]:
+    """Create the member role stack in the account of ``cfn`` (as one StackSet instance does); its description."""
+    parameters = {
+        "OrganizationId": organization_id,
+        "DeploymentAccountId": deployment_account,
+        "DeploymentStackName": deployment_stack,
+    } | ({"ExternalId": external_id} if external_id else {})
+    cfn.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=PATH.read_text(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+    [stack] = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    return dict(stack)

@@ -95,18 +95,13 @@ def member_session(env: DemoEnv, account: str, role: str = ORG_ID_ROLE) -> Any:
 
 def deploy_member_role(env: DemoEnv, session: Any, org_id: str) -> str:
     """The member role stack in one account, as the StackSet deploys it; returns the stack's status."""
-    cfn = session.client("cloudformation")
-    cfn.create_stack(
-        StackName="devops-tasks-member",
-        TemplateBody=member_role.PATH.read_text(),
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-        Parameters=[
-            {"ParameterKey": "OrganizationId", "ParameterValue": org_id},
-            {"ParameterKey": "DeploymentAccountId", "ParameterValue": env.account},
-            {"ParameterKey": "DeploymentStackName", "ParameterValue": "devops-tasks-demo"},
-        ],
+    stack = member_role.deploy(
+        session.client("cloudformation"),
+        organization_id=org_id,
+        deployment_account=env.account,
+        deployment_stack="devops-tasks-demo",
     )
-    return str(cfn.describe_stacks(StackName="devops-tasks-member")["Stacks"][0]["StackStatus"])
+    return str(stack["StackStatus"])
 
 
 def _age(account: str, region: str, snapshot_id: str, at: datetime) -> None:

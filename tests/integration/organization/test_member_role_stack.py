@@ -22,20 +22,13 @@ ORG_ID = "o-a1b2c3d4e5"
 
 
 def deploy(session: Any, external_id: str) -> dict[str, Any]:
-    cfn = session.client("cloudformation")
-    cfn.create_stack(
-        StackName="devops-tasks-member",
-        TemplateBody=member_role.PATH.read_text(),
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-        Parameters=[
-            {"ParameterKey": "OrganizationId", "ParameterValue": ORG_ID},
-            {"ParameterKey": "DeploymentAccountId", "ParameterValue": organization.MANAGEMENT},
-            {"ParameterKey": "DeploymentStackName", "ParameterValue": "devops-tasks-prod"},
-            {"ParameterKey": "ExternalId", "ParameterValue": external_id},
-        ],
+    return member_role.deploy(
+        session.client("cloudformation"),
+        organization_id=ORG_ID,
+        deployment_account=organization.MANAGEMENT,
+        deployment_stack="devops-tasks-prod",
+        external_id=external_id,
     )
-    [stack] = cfn.describe_stacks(StackName="devops-tasks-member")["Stacks"]
-    return stack
 
 
 @pytest.mark.usefixtures("moto_server")
