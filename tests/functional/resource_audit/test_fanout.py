@@ -380,3 +380,15 @@ def test_a_run_whose_finalize_message_is_lost_is_completed_by_its_close_message(
     assert esm.outcomes == {"ok": 5}  # four units and the close message
     assert latest()["run_id"] == dispatched["run_id"]
     assert len(_finished(dispatched["run_id"])) == 1
+
+
+def test_a_finalize_message_delivered_twice_side_by_side_builds_the_audit_report_once(
+    frozen: Any, organization: None
+) -> None:
+    calls = CallLog()
+    dispatched, esm = run_fanned_out(frozen, calls, duplicate=lambda body: body["kind"] == "finalize")
+    written = [p["Key"] for svc, op, p in calls.calls if op == "PutObject" and p["Key"].endswith(".audit.html")]
+    assert len(written) == 1, "the completion lease lets one delivery build it; the other hands the message back"
+    assert esm.outcomes["item failures"] == 1
+    assert latest()["run_id"] == dispatched["run_id"]
+    assert len(_finished(dispatched["run_id"])) == 1
