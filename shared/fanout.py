@@ -131,8 +131,6 @@ COMPLETION_GRACE_SECONDS = 3600
 FINALIZE = "finalize"
 """The lease name of a run's completion (no unit is named so: a unit is ``<account>.<region>``)."""
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
 
 def handle(task: Task[Any], event: Any, context: Any = None, *, clients: Clients | None = None) -> dict[str, Any]:
     """A task function's entry: a batch from the unit queue is worked on, any other event is a run."""
@@ -298,7 +296,14 @@ def work_batch(
             close_run(task, message, base, context=context, receives=receives, clock=clock)
 
     response: dict[str, Any] = dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            # one per invocation: a processor keeps the batch's outcomes, and invocations run side by side in one
+            # process when the demo or the tests work a queue (Lambda runs one at a time per environment)
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+            context=context,
+        )
     )
     return response
 

@@ -311,7 +311,8 @@ def test_workers_that_all_see_the_run_unclosed_build_the_audit_report_once(froze
         duplicate=lambda body: body["kind"] == "unit",
         extra={"run_deadline_seconds": 900},
     )
-    assert len(tries) > 2  # the last unit, its duplicate and the close messages all looked
+    assert tries  # the last unit (and its duplicate, when it comes before the close) looked; once the run is
+    # finished the close message looks at finished.json, not final.json
     written = [p["Key"] for svc, op, p in calls.calls if op == "PutObject" and p["Key"].endswith(".audit.html")]
     assert len(written) == 1  # dated; latest is another key
     assert len(audit_reports()) == 2  # the inline run's and the fanned-out run's
@@ -388,7 +389,7 @@ def test_a_finalize_message_delivered_twice_side_by_side_builds_the_audit_report
     calls = CallLog()
     dispatched, esm = run_fanned_out(frozen, calls, duplicate=lambda body: body["kind"] == "finalize")
     written = [p["Key"] for svc, op, p in calls.calls if op == "PutObject" and p["Key"].endswith(".audit.html")]
-    assert len(written) == 1, "the completion lease lets one delivery build it; the other hands the message back"
-    assert esm.outcomes["item failures"] == 1
+    assert len(written) == 1, (esm.outcomes, [b["kind"] for b in esm.bodies])
+    assert esm.outcomes["item failures"] == 1, (esm.outcomes, [b["kind"] for b in esm.bodies])
     assert latest()["run_id"] == dispatched["run_id"]
     assert len(_finished(dispatched["run_id"])) == 1
